@@ -1,0 +1,399 @@
+"""Settings from the environment and the promotion config (TOML).
+
+Settings carry secrets, so their ``repr`` never shows a key and nothing here logs them.
+The promotion config is strict: an unknown key or a wrong type is an error naming the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from drawkit.errors import ConfigError, SettingsError
+
+# --------------------------------------------------------------------------- settings
+
+ENV_API_KEY = "POSTHOG_API_KEY"
+ENV_PROJECT_ID = "POSTHOG_PROJECT_ID"
+ENV_BASE_URL = "POSTHOG_BASE_URL"
+ENV_PROJECT_API_KEY = "POSTHOG_PROJECT_API_KEY"
+DEFAULT_BASE_URL = "https://us.posthog.com"
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and loopback IP addresses (where plain HTTP is allowed)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(url: str, variable: str = ENV_BASE_URL) -> str:
+    """Return ``url`` without a trailing slash; refuse plain HTTP to a non-loopback host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{variable} must be an http(s) URL such as {DEFAULT_BASE_URL}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise SettingsError(
+            f"{variable} uses plain http to {parts.hostname}: HTTPS is required except for "
+            "loopback addresses (localhost, 127.0.0.1, ::1)"
+        )
+    return url.strip().rstrip("/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """PostHog settings read from the environment. Secrets are never shown in ``repr``."""
+
+    api_key: str | None = field(default=None, repr=False)
+    project_id: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    project_api_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        require_private: bool = True,
+        require_capture: bool = False,
+    ) -> Settings:
+        """Read and validate POSTHOG_* variables; name the variable that is wrong."""
+        env = os.environ if env is None else env
+        api_key = (env.get(ENV_API_KEY) or "").strip() or None
+        project_id = (env.get(ENV_PROJECT_ID) or "").strip() or None
+        project_api_key = (env.get(ENV_PROJECT_API_KEY) or "").strip() or None
+        base_url = validate_base_url(env.get(ENV_BASE_URL) or DEFAULT_BASE_URL)
+        if require_private:
+            if api_key is None:
+                raise SettingsError(
+                    f"{ENV_API_KEY} is not set: create a personal API key in PostHog "
+                    "(Settings > Personal API keys) and export it"
+                )
+            if project_id is None:
+                raise SettingsError(
+                    f"{ENV_PROJECT_ID} is not set: export the numeric project id shown in "
+                    "your PostHog project settings"
+                )
+        if api_key is not None and api_key.startswith("phc_"):
+            raise SettingsError(
+                f"{ENV_API_KEY} holds a project API key (phc_...): it must be a personal "
+                f"API key (phx_...); the project key belongs in {ENV_PROJECT_API_KEY}"
+            )
+        if project_id is not None and not (project_id.isdigit() or project_id == "@current"):
+            raise SettingsError(f"{ENV_PROJECT_ID} must be a numeric project id")
+        if require_capture and project_api_key is None:
+            raise SettingsError(
+                f"{ENV_PROJECT_API_KEY} is not set: export the project API key (phc_...) "
+                "used to capture events"
+            )
+        if project_api_key is not None and project_api_key.startswith("phx_"):
+            raise SettingsError(
+                f"{ENV_PROJECT_API_KEY} holds a personal API key (phx_...): it must be the "
+                "project API key (phc_...)"
+            )
+        return cls(api_key, project_id, base_url, project_api_key)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values, for redaction filters."""
+        return tuple(s for s in (self.api_key, self.project_api_key) if s)
+
+
+# --------------------------------------------------------------------------- promotion
+
+PointsMode = Literal["per_recharge", "summed"]
+WindowKind = Literal["daily", "cumulative"]
+
+
+@dataclass(frozen=True)
+class PrizeTier:
+    """A prize tier: its name, value in naira and how many are awarded per draw."""
+
+    name: str
+    value_ngn: int
+    count: int
+
+
+@dataclass(frozen=True)
+class PostHogNames:
+    """Event and property names of the data contract in PostHog."""
+
+    recharge_event: str = "recharge"
+    amount_property: str = "amount_ngn"
+    transaction_property: str = "transaction_id"
+    msisdn_property: str = "msisdn"
+    channel_property: str = "channel"
+    blacklist_property: str = "blacklisted"
+    points_property: str = "points"
+    cohort_name_prefix: str = "drawkit daily"
+
+
+@dataclass(frozen=True)
+class PromotionConfig:
+    """Everything that defines a promotion's draws. Build it with :func:`load_promotion`."""
+
+    name: str = "drawkit demo promotion"
+    timezone: str = "Africa/Lagos"
+    permit: str | None = None
+    naira_per_point: int = 100
+    points_mode: PointsMode = "per_recharge"
+    window: WindowKind = "daily"
+    start_date: date | None = None
+    cutoff_time: time = time(0, 0)
+    entry_cap: int | None = None
+    prizes: tuple[PrizeTier, ...] = (
+        PrizeTier("Grand prize", 100_000, 1),
+        PrizeTier("Airtime bundle", 5_000, 10),
+    )
+    reserves_per_tier: int = 3
+    exclude_recent_winners_days: int = 0
+    award_partial: bool = False
+    posthog: PostHogNames = PostHogNames()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The promotion's timezone as a ZoneInfo."""
+        return ZoneInfo(self.timezone)
+
+
+# TOML layout: section -> {key: (attribute, type)}. One place declares the schema.
+_SCHEMA: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
+    "promotion": {
+        "name": ("name", str),
+        "timezone": ("timezone", str),
+        "permit": ("permit", str),
+    },
+    "points": {
+        "naira_per_point": ("naira_per_point", int),
+        "mode": ("points_mode", str),
+        "entry_cap": ("entry_cap", int),
+    },
+    "window": {
+        "kind": ("window", str),
+        "start_date": ("start_date", date),
+        "cutoff_time": ("cutoff_time", (str, time)),
+    },
+    "draw": {
+        "reserves_per_tier": ("reserves_per_tier", int),
+        "exclude_recent_winners_days": ("exclude_recent_winners_days", int),
+        "award_partial": ("award_partial", bool),
+    },
+}
+_PRIZE_KEYS: dict[str, type] = {"name": str, "value_ngn": int, "count": int}
+
+
+def load_promotion(path: str | Path | None = None) -> PromotionConfig:
+    """Load a promotion config from a TOML file; the embedded default when ``path`` is None."""
+    if path is None:
+        return PromotionConfig()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read promotion config {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"promotion config {path} is not UTF-8 text") from exc
+    return parse_promotion(text, source=str(path))
+
+
+def parse_promotion(text: str, source: str = "<config>") -> PromotionConfig:
+    """Parse promotion TOML text; errors name the file and the offending key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
+    return promotion_from_dict(data, source)
+
+
+def promotion_from_dict(data: Mapping[str, Any], source: str = "<config>") -> PromotionConfig:
+    """Build a PromotionConfig from parsed TOML, checking every key and type."""
+    values: dict[str, Any] = {}
+    known = set(_SCHEMA) | {"prizes", "posthog"}
+    for section, content in data.items():
+        if section not in known:
+            raise ConfigError(f"{source}: unknown section or key '{section}'")
+        if section == "prizes":
+            values["prizes"] = _parse_prizes(content, source)
+        elif section == "posthog":
+            values["posthog"] = _parse_posthog(content, source)
+        else:
+            values.update(_parse_section(section, content, source))
+    config = PromotionConfig(**values)
+    _check_promotion(config, source)
+    return config
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", date: "a date"}
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _check_type(key: str, value: Any, expected: type | tuple[type, ...], source: str) -> None:
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    if bool not in kinds and isinstance(value, bool):
+        ok = False  # TOML true is not an integer 1
+    else:
+        ok = isinstance(value, kinds)
+    if date in kinds and isinstance(value, date) and not isinstance(value, time):
+        ok = ok and type(value) is date  # a datetime is not a date here
+    if not ok:
+        raise ConfigError(
+            f"{source}: '{key}' must be {_type_name(expected)}, got {type(value).__name__} "
+            f"{value!r}"
+        )
+
+
+def _parse_section(section: str, content: Any, source: str) -> dict[str, Any]:
+    if not isinstance(content, Mapping):
+        raise ConfigError(f"{source}: '{section}' must be a table ([{section}])")
+    schema = _SCHEMA[section]
+    out: dict[str, Any] = {}
+    for key, value in content.items():
+        if key not in schema:
+            allowed = ", ".join(schema)
+            raise ConfigError(f"{source}: unknown key '{section}.{key}' (allowed: {allowed})")
+        attribute, expected = schema[key]
+        _check_type(f"{section}.{key}", value, expected, source)
+        if attribute == "cutoff_time" and isinstance(value, str):
+            value = _parse_time(f"{section}.{key}", value, source)
+        out[attribute] = value
+    return out
+
+
+def _parse_time(key: str, value: str, source: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: '{key}' must be a time like \"00:00\", got {value!r}") from exc
+
+
+def _parse_prizes(content: Any, source: str) -> tuple[PrizeTier, ...]:
+    if not isinstance(content, list) or not content:
+        raise ConfigError(f"{source}: 'prizes' must be a non-empty array of [[prizes]] tables")
+    tiers = []
+    for i, item in enumerate(content):
+        where = f"prizes[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{source}: '{where}' must be a table with name, value_ngn, count")
+        for key in item:
+            if key not in _PRIZE_KEYS:
+                raise ConfigError(
+                    f"{source}: unknown key '{where}.{key}' (allowed: name, value_ngn, count)"
+                )
+        for key, expected in _PRIZE_KEYS.items():
+            if key not in item:
+                raise ConfigError(f"{source}: '{where}.{key}' is missing")
+            _check_type(f"{where}.{key}", item[key], expected, source)
+        tiers.append(PrizeTier(item["name"], item["value_ngn"], item["count"]))
+    return tuple(tiers)
+
+
+def _parse_posthog(content: Any, source: str) -> PostHogNames:
+    if not isinstance(content, Mapping):
+        raise ConfigError(f"{source}: 'posthog' must be a table ([posthog])")
+    allowed = {f.name for f in fields(PostHogNames)}
+    for key, value in content.items():
+        if key not in allowed:
+            raise ConfigError(
+                f"{source}: unknown key 'posthog.{key}' (allowed: {', '.join(sorted(allowed))})"
+            )
+        _check_type(f"posthog.{key}", value, str, source)
+        if not value.strip():
+            raise ConfigError(f"{source}: 'posthog.{key}' must not be empty")
+    return PostHogNames(**content)
+
+
+def _check_promotion(config: PromotionConfig, source: str) -> None:
+    """Cross-field checks, each naming the key at fault."""
+    if not config.name.strip():
+        raise ConfigError(f"{source}: 'promotion.name' must not be empty")
+    try:
+        ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{source}: 'promotion.timezone' {config.timezone!r} is not an IANA timezone "
+            "such as Africa/Lagos"
+        ) from exc
+    if config.naira_per_point <= 0:
+        raise ConfigError(f"{source}: 'points.naira_per_point' must be positive")
+    if config.points_mode not in ("per_recharge", "summed"):
+        raise ConfigError(f"{source}: 'points.mode' must be \"per_recharge\" or \"summed\"")
+    if config.entry_cap is not None and config.entry_cap < 1:
+        raise ConfigError(f"{source}: 'points.entry_cap' must be at least 1 (omit it for no cap)")
+    if config.window not in ("daily", "cumulative"):
+        raise ConfigError(f"{source}: 'window.kind' must be \"daily\" or \"cumulative\"")
+    if config.window == "cumulative" and config.start_date is None:
+        raise ConfigError(f"{source}: 'window.start_date' is required for a cumulative window")
+    if config.reserves_per_tier < 0:
+        raise ConfigError(f"{source}: 'draw.reserves_per_tier' must not be negative")
+    if config.exclude_recent_winners_days < 0:
+        raise ConfigError(f"{source}: 'draw.exclude_recent_winners_days' must not be negative")
+    names = set()
+    for i, tier in enumerate(config.prizes):
+        if not tier.name.strip():
+            raise ConfigError(f"{source}: 'prizes[{i}].name' must not be empty")
+        if tier.name in names:
+            raise ConfigError(f"{source}: 'prizes[{i}].name' {tier.name!r} is used twice")
+        names.add(tier.name)
+        if tier.count < 1:
+            raise ConfigError(f"{source}: 'prizes[{i}].count' must be at least 1")
+        if tier.value_ngn < 0:
+            raise ConfigError(f"{source}: 'prizes[{i}].value_ngn' must not be negative")
+
+
+DEFAULT_PROMOTION_TOML = """\
+# drawkit promotion config. Every key is optional; these are the defaults.
+[promotion]
+name = "drawkit demo promotion"
+timezone = "Africa/Lagos"      # IANA name; the cutoff is midnight here
+# permit = "LSLGA/PROMO/2026/001"
+
+[points]
+naira_per_point = 100          # every N naira is one point; one point is one entry
+mode = "per_recharge"          # or "summed": add a day's recharges before dividing
+# entry_cap = 500              # most entries one participant can have in a draw
+
+[window]
+kind = "daily"                 # or "cumulative" (needs start_date)
+# start_date = 2026-11-01
+cutoff_time = "00:00"          # on the draw date, in the promotion timezone
+
+[[prizes]]
+name = "Grand prize"
+value_ngn = 100000
+count = 1
+
+[[prizes]]
+name = "Airtime bundle"
+value_ngn = 5000
+count = 10
+
+[draw]
+reserves_per_tier = 3
+exclude_recent_winners_days = 0
+award_partial = false          # true: award what can be awarded when a tier runs short
+
+[posthog]
+recharge_event = "recharge"
+amount_property = "amount_ngn"
+transaction_property = "transaction_id"
+msisdn_property = "msisdn"
+channel_property = "channel"
+blacklist_property = "blacklisted"
+points_property = "points"
+cohort_name_prefix = "drawkit daily"
+"""

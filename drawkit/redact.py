@@ -1,0 +1,57 @@
+"""Keep secrets and phone numbers out of text: log records, error messages, reports.
+
+``redact(text)`` masks anything shaped like a Nigerian MSISDN and any PostHog key
+(``phx_...``/``phc_...``) or registered secret. ``install_log_redaction()`` puts a
+filter on drawkit's loggers so every record is redacted before a handler sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from drawkit.msisdn import mask
+
+# +234 803 123 4567, 2348031234567, 08031234567, 0803-123-4567, 8031234567 inside text.
+_MSISDN_IN_TEXT = re.compile(
+    r"(?<![\w+])(?:\+?234[\s\-.]?|0)?[789][01]\d(?:[\s\-.]?\d){7}(?!\d)"
+)
+_KEY_IN_TEXT = re.compile(r"\b(ph[xc]_)[A-Za-z0-9_\-]{8,}")
+_registered_secrets: set[str] = set()
+
+
+def register_secrets(secrets: Iterable[str | None]) -> None:
+    """Add values (API keys) that must never appear in redacted text."""
+    _registered_secrets.update(s for s in secrets if s and len(s) >= 6)
+
+
+def redact(text: str) -> str:
+    """Mask MSISDNs and API keys in ``text``."""
+    for secret in _registered_secrets:
+        if secret in text:
+            text = text.replace(secret, "[REDACTED]")
+    text = _KEY_IN_TEXT.sub(lambda m: m.group(1) + "[REDACTED]", text)
+    return _MSISDN_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts the formatted message of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def install_log_redaction(logger_name: str = "drawkit") -> None:
+    """Attach the redacting filter to ``logger_name`` and its handlers (idempotent)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    for handler in logging.getLogger().handlers + logger.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
