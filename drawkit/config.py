@@ -278,7 +278,9 @@ def _parse_time(key: str, value: str, source: str) -> time:
     try:
         return time.fromisoformat(value)
     except ValueError as exc:
-        raise ConfigError(f"{source}: '{key}' must be a time like \"00:00\", got {value!r}") from exc
+        raise ConfigError(
+            f"{source}: '{key}' must be a time like \"00:00\", got {value!r}"
+        ) from exc
 
 
 def _parse_prizes(content: Any, source: str) -> tuple[PrizeTier, ...]:
