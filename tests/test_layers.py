@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"eligibility"},
     {"sources"},
     {"draw"},
-    {"audit", "publish"},
+    {"audit", "publish", "charts"},
     {"reports"},
     {"cli", "__main__", "__init__", "reliability"},
 ]
