@@ -16,7 +16,7 @@ from drawkit import __version__
 from drawkit.errors import DrawkitError
 from drawkit.redact import install_log_redaction, redact
 
-AREAS = ("cohort", "posthog", "draw", "report", "demo")
+AREAS = ("cohort", "emulator", "posthog", "draw", "report", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
