@@ -4,7 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test bench reliability lint clean
+.PHONY: setup browser demo test bench reliability lint clean
+
+# Debian's chromium, for the browser checks of the HTML reports (make test installs it).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP)
 
@@ -15,10 +18,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name drawkit --display-name drawkit > /dev/null
 	touch $(STAMP)
 
+browser:
+	@command -v chromium > /dev/null || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium > /dev/null; }
+
 demo: setup
 	$(PY) -m drawkit demo
 
-test: setup
+test: setup browser
 	$(PY) -m ruff check drawkit tests benchmarks
 	$(PY) -m pytest -q
 
@@ -26,7 +33,7 @@ bench: setup
 	$(PY) benchmarks/run.py
 
 reliability: setup
-	$(PY) -m pytest -q -m reliability tests/reliability
+	DRAWKIT_RELIABILITY_REPORT=docs/reliability.md $(PY) -m pytest -q -m reliability tests/reliability
 
 lint: setup
 	$(PY) -m ruff check drawkit tests benchmarks
