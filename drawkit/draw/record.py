@@ -1,0 +1,282 @@
+"""The draw record and the commitment: frozen, JSON round-trippable, hash-chained.
+
+Every ledger entry is a JSON object whose ``record_hash`` is SHA-256 over its canonical
+JSON without that field (keys sorted, no spaces, UTF-8); ``previous_record_hash`` links
+it to the entry before it. See docs/draw-spec.md, 'Record' and 'Ledger'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date
+from typing import Any, Literal
+
+from drawkit.errors import LedgerError
+from drawkit.msisdn import mask
+from drawkit.sources.base import DrawOutcome, PublishedWinner
+
+Role = Literal["winner", "reserve"]
+
+
+def canonical_json(data: dict[str, Any]) -> bytes:
+    """The byte form hashed for a ledger entry: sorted keys, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def entry_hash(data: dict[str, Any]) -> str:
+    """SHA-256 (hex) of an entry's canonical JSON without its own ``record_hash``."""
+    body = {k: v for k, v in data.items() if k != "record_hash"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Winner:
+    """One winner or reserve, in draw order; ``ticket`` is r of ``total_tickets_at_pick``."""
+
+    tier: str
+    role: Role
+    position: int  # 1-based within the tier and role
+    draw_order: int  # 1-based across the whole draw
+    msisdn: str
+    entries: int
+    ticket: int
+    total_tickets_at_pick: int
+
+
+@dataclass(frozen=True)
+class Prize:
+    """A prize tier as drawn: how many winners and reserves it asked for."""
+
+    name: str
+    value_ngn: int
+    count: int
+    reserves: int
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """A tier and role that could not be filled (fewer participants than places)."""
+
+    tier: str
+    role: Role
+    wanted: int
+    drawn: int
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """What was fixed before the randomness: cohort digest, beacon round, secret hash."""
+
+    draw_id: str
+    promotion: str
+    draw_date: str  # ISO date
+    cohort_digest: str
+    participants: int
+    total_entries: int
+    beacon_round: int | None
+    secret_commitment: str | None  # SHA-256 hex of the operator secret
+    committed_at: str  # ISO 8601 UTC
+    made_at_draw: bool  # True when no commitment preceded the draw
+    sequence: int = 0
+    previous_record_hash: str | None = None
+    record_hash: str = ""
+    kind: str = "commitment"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (the ledger entry)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Commitment:
+        """Build from a ledger entry; an error names a missing or unknown field."""
+        return cls(**_known_fields(cls, data, "commitment"))
+
+    def announcement(self) -> str:
+        """What the operator publishes (and gives the witness) before the draw."""
+        beacon_round = self.beacon_round if self.beacon_round is not None else "none"
+        lines = [
+            f"Draw {self.draw_id} ({self.promotion}, draw date {self.draw_date})",
+            f"  committed at        {self.committed_at}",
+            f"  cohort digest       {self.cohort_digest}",
+            f"  participants        {self.participants:,}",
+            f"  total entries       {self.total_entries:,}",
+            f"  beacon round        {beacon_round}",
+            f"  secret commitment   {self.secret_commitment or 'none'}",
+            f"  ledger entry hash   {self.record_hash}",
+        ]
+        if self.beacon_round is None:
+            lines.append("  NOTE: no beacon; the draw will rely on the operator secret alone")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DrawRecord:
+    """Everything about one draw: inputs, randomness, winners, and its place in the ledger."""
+
+    draw_id: str
+    promotion: str
+    permit: str | None
+    draw_date: str
+    timezone: str
+    window_start: str | None
+    window_cutoff: str
+    cohort_digest: str
+    participants: int
+    total_entries: int
+    exclusions: dict[str, int]
+    recent_winner_days: int  # winners of the last N days were excluded (0: none)
+    excluded_msisdns: tuple[str, ...]
+    commitment: Commitment
+    beacon_round: int | None
+    beacon_value: str | None
+    secret: str | None
+    randomness: str
+    seed: str
+    first_words: tuple[str, ...]
+    spec_version: str
+    algorithm: dict[str, str]
+    drawkit_version: str
+    prizes: tuple[Prize, ...]
+    award_partial: bool
+    shortfall: tuple[Shortfall, ...]
+    winners: tuple[Winner, ...]
+    created_at: str
+    sequence: int = 0
+    previous_record_hash: str | None = None
+    record_hash: str = ""
+    kind: str = "draw"
+
+    # ---------------------------------------------------------------- conversions
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (the ledger entry); sequences become lists."""
+        return json.loads(json.dumps(asdict(self)))
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The record as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DrawRecord:
+        """Build from a ledger entry or record file; an error names a bad field."""
+        values = _known_fields(cls, data, "draw record")
+        try:
+            values["commitment"] = Commitment.from_dict(values["commitment"])
+            values["prizes"] = tuple(Prize(**p) for p in values["prizes"])
+            values["shortfall"] = tuple(Shortfall(**s) for s in values["shortfall"])
+            values["winners"] = tuple(Winner(**w) for w in values["winners"])
+        except (TypeError, KeyError) as exc:
+            raise LedgerError(f"draw record has a malformed nested field: {exc}") from exc
+        values["excluded_msisdns"] = tuple(values["excluded_msisdns"])
+        values["first_words"] = tuple(values["first_words"])
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> DrawRecord:
+        """Parse a record written by :meth:`to_json` (or a ledger entry file)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LedgerError(f"draw record is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or data.get("kind") != "draw":
+            raise LedgerError("this JSON is not a draw record (kind is not 'draw')")
+        return cls.from_dict(data)
+
+    # ---------------------------------------------------------------- views
+
+    @property
+    def date(self) -> date:
+        """The draw date as a ``date``."""
+        return date.fromisoformat(self.draw_date)
+
+    def computed_hash(self) -> str:
+        """The hash this record's content gives (equals ``record_hash`` if untouched)."""
+        return entry_hash(self.to_dict())
+
+    def public(self) -> DrawRecord:
+        """A copy safe to publish: every phone number masked (the hashes stay the private
+        record's, so the public copy itself does not re-hash to ``record_hash``)."""
+        return replace(
+            self,
+            winners=tuple(replace(w, msisdn=mask(w.msisdn)) for w in self.winners),
+            excluded_msisdns=tuple(mask(m) for m in self.excluded_msisdns),
+        )
+
+    def prize(self, tier: str) -> Prize:
+        """The prize tier called ``tier``."""
+        for prize in self.prizes:
+            if prize.name == tier:
+                return prize
+        raise KeyError(tier)
+
+    def winners_of(self, tier: str, role: Role = "winner") -> tuple[Winner, ...]:
+        """Winners (or reserves) of one tier in position order."""
+        return tuple(w for w in self.winners if w.tier == tier and w.role == role)
+
+    def to_outcome(self) -> DrawOutcome:
+        """The structure a data source records (full numbers; the source masks them)."""
+        values = {p.name: p.value_ngn for p in self.prizes}
+        winners = tuple(
+            PublishedWinner(
+                msisdn=w.msisdn,
+                tier=w.tier,
+                prize_value_ngn=values[w.tier],
+                role=w.role,
+                position=w.position,
+                draw_order=w.draw_order,
+                entries=w.entries,
+                ticket=w.ticket,
+            )
+            for w in self.winners
+        )
+        return DrawOutcome(
+            draw_id=self.draw_id,
+            draw_date=self.date,
+            promotion=self.promotion,
+            cohort_digest=self.cohort_digest,
+            participants=self.participants,
+            total_entries=self.total_entries,
+            record_hash=self.record_hash,
+            winners=winners,
+        )
+
+    def summary(self) -> str:
+        """Printable summary with masked numbers."""
+        lines = [
+            f"Draw {self.draw_id} — {self.promotion}, draw date {self.draw_date}",
+            f"  participants {self.participants:,}, total entries {self.total_entries:,}",
+            f"  cohort digest {self.cohort_digest}",
+            f"  randomness: {self.randomness}; seed {self.seed}",
+        ]
+        if self.exclusions:
+            parts = ", ".join(f"{k} {v:,}" for k, v in sorted(self.exclusions.items()))
+            lines.append(f"  exclusions: {parts}")
+        for w in self.winners:
+            lines.append(
+                f"  #{w.draw_order:>3} {w.tier} {w.role} {w.position}: {mask(w.msisdn)} "
+                f"({w.entries:,} entries) ticket {w.ticket:,} of {w.total_tickets_at_pick:,}"
+            )
+        for s in self.shortfall:
+            lines.append(f"  SHORT: {s.tier} {s.role}s: {s.drawn} of {s.wanted} drawn")
+        lines.append(f"  record hash {self.record_hash}")
+        return "\n".join(lines)
+
+
+def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    required = {
+        f.name
+        for f in fields(cls)
+        if f.default is f.default_factory  # both MISSING: no default
+    }
+    unknown = set(data) - names
+    if unknown:
+        raise LedgerError(f"{what} has unknown field(s): {', '.join(sorted(unknown))}")
+    missing = required - set(data)
+    if missing:
+        raise LedgerError(f"{what} lacks field(s): {', '.join(sorted(missing))}")
+    return dict(data)

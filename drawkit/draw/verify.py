@@ -1,0 +1,343 @@
+"""Re-derive a draw from its record and the participants file; report the first difference.
+
+An auditor needs only the record, the participants file (its digest must match) and,
+optionally, the ledger and an independently fetched beacon value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from drawkit.draw.cohort import Cohort
+from drawkit.draw.engine import (
+    draw_winners,
+    prepare_cohort,
+    randomness_label,
+    recent_winners,
+    self_test_words,
+)
+from drawkit.draw.ledger import ChainReport, Ledger
+from drawkit.draw.record import DrawRecord, Winner
+from drawkit.draw.rng import commitment_of, derive_seed
+from drawkit.errors import DrawError, DrawkitError
+from drawkit.msisdn import mask
+
+_WINNER_FIELDS = (
+    "msisdn",
+    "tier",
+    "role",
+    "position",
+    "draw_order",
+    "entries",
+    "ticket",
+    "total_tickets_at_pick",
+)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field whose re-derived (expected) value differs from the record (found)."""
+
+    field: str
+    expected: object
+    found: object
+    note: str = ""
+
+    def format(self) -> str:
+        """One line for people (phone numbers are already masked)."""
+        text = f"{self.field}: expected {self.expected!s}, record has {self.found!s}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Outcome of :func:`verify_record`: ok, and the differences, first one first."""
+
+    draw_id: str
+    ok: bool
+    differences: tuple[Difference, ...]
+    chain: ChainReport | None = None
+
+    @property
+    def first(self) -> Difference | None:
+        """The first difference found (None when the record verifies)."""
+        return self.differences[0] if self.differences else None
+
+    def format(self) -> str:
+        """Printable verdict."""
+        if self.ok:
+            lines = [f"MATCH: draw {self.draw_id} re-derives exactly from its inputs"]
+        else:
+            lines = [f"MISMATCH: draw {self.draw_id} does not re-derive from its inputs"]
+            lines += [f"  {d.format()}" for d in self.differences]
+        if self.chain is not None:
+            lines.append(f"  {self.chain.format()}")
+        return "\n".join(lines)
+
+
+def verify_record(
+    record: DrawRecord,
+    participants: pd.DataFrame,
+    *,
+    ledger: Ledger | None = None,
+    beacon: bytes | None = None,
+) -> VerificationReport:
+    """Re-derive cohort digest, commitment checks, seed and winners; compare with the record.
+
+    ``beacon`` is the beacon round's value fetched independently (e.g. from drand); when
+    given it must equal the record's. With ``ledger``, the chain, the record's place in it,
+    its commitment and the recent-winner exclusions are checked too.
+    """
+    diffs: list[Difference] = []
+    cohort = _cohort(record, participants, diffs)
+    _check_commitment(record, diffs)
+    seed = _check_seed(record, beacon, diffs)
+    if cohort is not None and seed is not None:
+        _check_winners(record, cohort, seed, diffs)
+    computed = record.computed_hash()
+    if computed != record.record_hash:
+        diffs.append(
+            Difference(
+                "record_hash",
+                computed,
+                record.record_hash,
+                "the record was changed after it was written",
+            )
+        )
+    chain = _check_ledger(record, ledger, cohort, diffs) if ledger is not None else None
+    ok = not diffs and (chain is None or chain.ok)
+    return VerificationReport(record.draw_id, ok, tuple(diffs), chain)
+
+
+def _cohort(
+    record: DrawRecord, participants: pd.DataFrame, diffs: list[Difference]
+) -> Cohort | None:
+    try:
+        prepared = prepare_cohort(participants, set(record.excluded_msisdns))
+    except DrawkitError as exc:
+        diffs.append(Difference("participants", "a valid cohort", str(exc)))
+        return None
+    cohort = prepared.cohort
+    if cohort.digest != record.cohort_digest:
+        diffs.append(
+            Difference(
+                "cohort_digest",
+                cohort.digest,
+                record.cohort_digest,
+                "the participants file is not the cohort that was drawn",
+            )
+        )
+        _locate_entry_change(record, cohort, diffs)
+    if len(cohort) != record.participants:
+        diffs.append(Difference("participants", len(cohort), record.participants))
+    if cohort.total_entries != record.total_entries:
+        diffs.append(Difference("total_entries", cohort.total_entries, record.total_entries))
+    return cohort
+
+
+def _locate_entry_change(record: DrawRecord, cohort: Cohort, diffs: list[Difference]) -> None:
+    """Point at winners whose entries in the file differ from the record's."""
+    entries = dict(zip(cohort.msisdns.tolist(), cohort.entries.tolist(), strict=True))
+    for i, w in enumerate(record.winners):
+        now = entries.get(w.msisdn)
+        if now != w.entries:
+            diffs.append(
+                Difference(
+                    f"participants[{mask(w.msisdn)}].entries",
+                    w.entries,
+                    now,
+                    f"winner {i} has different entries in the file",
+                )
+            )
+
+
+def _check_commitment(record: DrawRecord, diffs: list[Difference]) -> None:
+    c = record.commitment
+    if c.draw_id != record.draw_id:
+        diffs.append(Difference("commitment.draw_id", record.draw_id, c.draw_id))
+    if c.cohort_digest != record.cohort_digest:
+        diffs.append(Difference("commitment.cohort_digest", record.cohort_digest, c.cohort_digest))
+    if c.beacon_round != record.beacon_round:
+        diffs.append(Difference("commitment.beacon_round", record.beacon_round, c.beacon_round))
+    secret = bytes.fromhex(record.secret) if record.secret is not None else None
+    revealed = commitment_of(secret) if secret is not None else None
+    if revealed != c.secret_commitment:
+        diffs.append(
+            Difference(
+                "secret",
+                c.secret_commitment,
+                revealed,
+                "the revealed secret does not hash to its commitment",
+            )
+        )
+
+
+def _check_seed(record: DrawRecord, beacon: bytes | None, diffs: list[Difference]) -> bytes | None:
+    recorded_beacon = bytes.fromhex(record.beacon_value) if record.beacon_value else None
+    if beacon is not None and beacon != recorded_beacon:
+        diffs.append(
+            Difference(
+                "beacon_value",
+                beacon.hex(),
+                record.beacon_value,
+                "the record's beacon value is not the published one",
+            )
+        )
+    secret = bytes.fromhex(record.secret) if record.secret is not None else None
+    try:
+        seed = derive_seed(
+            draw_id=record.draw_id,
+            cohort_digest=record.cohort_digest,
+            beacon=recorded_beacon,
+            secret=secret,
+        )
+    except DrawError as exc:
+        diffs.append(Difference("seed", "a derivable seed", str(exc)))
+        return None
+    if seed.hex() != record.seed:
+        diffs.append(
+            Difference(
+                "seed",
+                seed.hex(),
+                record.seed,
+                "the seed does not follow from draw_id, cohort_digest, beacon_value and secret",
+            )
+        )
+    label = randomness_label(recorded_beacon, secret)
+    if label != record.randomness:
+        diffs.append(Difference("randomness", label, record.randomness))
+    words = self_test_words(seed)
+    if words != record.first_words:
+        diffs.append(Difference("first_words", list(words), list(record.first_words)))
+    return seed
+
+
+def _check_winners(
+    record: DrawRecord, cohort: Cohort, seed: bytes, diffs: list[Difference]
+) -> None:
+    try:
+        expected, shortfall = draw_winners(
+            cohort, record.prizes, seed, award_partial=record.award_partial
+        )
+    except DrawkitError as exc:
+        diffs.append(Difference("winners", "a drawable cohort", str(exc)))
+        return
+    if len(expected) != len(record.winners):
+        diffs.append(Difference("winners.count", len(expected), len(record.winners)))
+    for i, (want, got) in enumerate(zip(expected, record.winners, strict=False)):
+        diff = _winner_difference(i, want, got)
+        if diff is not None:
+            diffs.append(diff)
+    if shortfall != record.shortfall:
+        diffs.append(Difference("shortfall", len(shortfall), len(record.shortfall)))
+
+
+def _winner_difference(i: int, want: Winner, got: Winner) -> Difference | None:
+    for name in _WINNER_FIELDS:
+        a, b = getattr(want, name), getattr(got, name)
+        if a != b:
+            if name == "msisdn":
+                a, b = mask(a), mask(b)
+            return Difference(f"winners[{i}].{name}", a, b, f"draw order {i + 1}")
+    return None
+
+
+def _check_ledger(
+    record: DrawRecord, ledger: Ledger, cohort: Cohort | None, diffs: list[Difference]
+) -> ChainReport:
+    chain = ledger.verify_chain()
+    if not chain.ok:
+        diffs.append(Difference("ledger", "an intact hash chain", chain.format()))
+    entries = {e.get("sequence"): e for e in ledger.entries()}
+    stored = entries.get(record.sequence)
+    if stored is None or stored.get("kind") != "draw" or stored.get("draw_id") != record.draw_id:
+        diffs.append(
+            Difference(
+                "sequence",
+                "this draw's ledger entry",
+                record.sequence,
+                "the ledger has no such draw entry",
+            )
+        )
+        return chain
+    if stored.get("record_hash") != record.record_hash:
+        diffs.append(
+            Difference(
+                "record_hash",
+                stored.get("record_hash"),
+                record.record_hash,
+                "the record differs from the ledger's copy",
+            )
+        )
+    before = entries.get(record.sequence - 1)
+    link = before.get("record_hash") if before else None
+    if link != record.previous_record_hash:
+        diffs.append(
+            Difference(
+                "previous_record_hash",
+                link,
+                record.previous_record_hash,
+                "the record does not link to the ledger entry before it",
+            )
+        )
+    committed = entries.get(record.commitment.sequence)
+    if committed is None or committed != record.commitment.to_dict():
+        diffs.append(
+            Difference(
+                "commitment",
+                "the ledger's commitment entry",
+                record.commitment.sequence,
+                "the record's commitment is not the one in the ledger",
+            )
+        )
+    elif record.commitment.sequence >= record.sequence:
+        diffs.append(
+            Difference(
+                "commitment.sequence",
+                f"< {record.sequence}",
+                record.commitment.sequence,
+                "committed after the draw",
+            )
+        )
+    _check_exclusions(record, ledger, cohort, diffs)
+    return chain
+
+
+def _check_exclusions(
+    record: DrawRecord, ledger: Ledger, cohort: Cohort | None, diffs: list[Difference]
+) -> None:
+    """The recent winners excluded must be exactly those the ledger says (among entrants)."""
+    if record.recent_winner_days <= 0:
+        return
+    from drawkit.config import PromotionConfig  # only the two fields recent_winners reads
+
+    config = PromotionConfig(
+        name=record.promotion, exclude_recent_winners_days=record.recent_winner_days
+    )
+    known = recent_winners(
+        ledger, config, date.fromisoformat(record.draw_date), draw_id=record.draw_id
+    )
+    unexpected = sorted(set(record.excluded_msisdns) - known)
+    if unexpected:
+        diffs.append(
+            Difference(
+                "excluded_msisdns",
+                "recent winners only",
+                mask(unexpected[0]),
+                f"{len(unexpected)} excluded number(s) did not win recently",
+            )
+        )
+    if cohort is not None:
+        missed = sorted(known.intersection(cohort.msisdns.tolist()))
+        if missed:
+            diffs.append(
+                Difference(
+                    "excluded_msisdns",
+                    mask(missed[0]),
+                    "not excluded",
+                    f"{len(missed)} recent winner(s) were left in the draw",
+                )
+            )
