@@ -97,6 +97,7 @@ def verify_record(
     seed = _check_seed(record, beacon, diffs)
     if cohort is not None and seed is not None:
         _check_winners(record, cohort, seed, diffs)
+    chain = _check_ledger(record, ledger, cohort, diffs) if ledger is not None else None
     computed = record.computed_hash()
     if computed != record.record_hash:
         diffs.append(
@@ -107,7 +108,6 @@ def verify_record(
                 "the record was changed after it was written",
             )
         )
-    chain = _check_ledger(record, ledger, cohort, diffs) if ledger is not None else None
     ok = not diffs and (chain is None or chain.ok)
     return VerificationReport(record.draw_id, ok, tuple(diffs), chain)
 

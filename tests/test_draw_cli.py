@@ -1,0 +1,206 @@
+"""The draw area of the `drawkit` command, through drawkit.cli.main."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pandas as pd
+import pytest
+
+from drawkit.cli import main
+from drawkit.draw import DrawRecord, Ledger
+
+SECRET_HEX = "ab" * 32
+BEACON_HEX = "cd" * 32
+CONFIG_TOML = """
+[promotion]
+name = "CLI promo"
+[[prizes]]
+name = "Grand"
+value_ngn = 1000
+count = 1
+[[prizes]]
+name = "Bundle"
+value_ngn = 100
+count = 2
+[draw]
+reserves_per_tier = 2
+"""
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    frame = pd.DataFrame(
+        {
+            "msisdn": [f"+23470{30000000 + 101 * i:08d}" for i in range(25)],
+            "points": [1 + i % 6 for i in range(25)],
+        }
+    )
+    frame["entries"] = frame["points"]
+    participants = tmp_path / "participants.csv"
+    frame.to_csv(participants, index=False)
+    config = tmp_path / "promo.toml"
+    config.write_text(CONFIG_TOML)
+    monkeypatch.setenv("DRAWKIT_DRAW_SECRET", SECRET_HEX)
+    base = [
+        "--date",
+        "2026-11-24",
+        "--participants",
+        str(participants),
+        "--config",
+        str(config),
+        "--ledger",
+        str(tmp_path / "ledger"),
+    ]
+    return tmp_path, participants, base
+
+
+def run_draw_cli(tmp_path, base, capsys) -> DrawRecord:
+    assert main(["commit", *base, "--beacon-round", "12"]) == 0
+    committed = capsys.readouterr().out
+    assert "cohort digest" in committed and "secret commitment" in committed
+    assert SECRET_HEX not in committed
+    code = main(
+        [
+            "draw",
+            *base,
+            "--beacon-round",
+            "12",
+            "--beacon",
+            BEACON_HEX,
+            "--record-out",
+            str(tmp_path / "record.json"),
+            "--public-out",
+            str(tmp_path / "public.json"),
+            "--winners-export",
+            str(tmp_path / "winners.csv"),
+        ]
+    )
+    assert code == 0
+    return DrawRecord.from_json((tmp_path / "record.json").read_text())
+
+
+def test_commit_draw_verify_round_trip(setup, capsys) -> None:
+    tmp_path, participants, base = setup
+    record = run_draw_cli(tmp_path, base, capsys)
+    out = capsys.readouterr().out
+    assert "Grand winner 1" in out and "ticket" in out
+    assert all(w.msisdn not in out for w in record.winners)  # masked on screen
+    assert record.beacon_value == BEACON_HEX and record.secret == SECRET_HEX
+    assert record.commitment.made_at_draw is False
+    public = json.loads((tmp_path / "public.json").read_text())
+    assert all("****" in w["msisdn"] for w in public["winners"])
+    export = tmp_path / "winners.csv"
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    rows = pd.read_csv(export, dtype={"msisdn": str})
+    assert list(rows["msisdn"]) == [w.msisdn for w in record.winners]
+    assert stat.S_IMODE((tmp_path / "record.json").stat().st_mode) == 0o600
+
+    assert (
+        main(
+            [
+                "verify",
+                str(tmp_path / "record.json"),
+                "--participants",
+                str(participants),
+                "--ledger",
+                str(tmp_path / "ledger"),
+                "--beacon",
+                BEACON_HEX,
+            ]
+        )
+        == 0
+    )
+    assert "MATCH" in capsys.readouterr().out
+
+
+def test_verify_fails_on_a_changed_participants_file(setup, capsys) -> None:
+    tmp_path, participants, base = setup
+    run_draw_cli(tmp_path, base, capsys)
+    frame = pd.read_csv(participants, dtype={"msisdn": str})
+    frame.loc[3, "entries"] += 5
+    frame.to_csv(participants, index=False)
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "record.json"), "--participants", str(participants)]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "cohort_digest" in out
+
+
+def test_rerun_returns_the_same_record(setup, capsys) -> None:
+    tmp_path, _, base = setup
+    record = run_draw_cli(tmp_path, base, capsys)
+    assert main(["draw", *base, "--beacon-round", "12", "--beacon", BEACON_HEX]) == 0
+    assert f"record hash {record.record_hash}" in capsys.readouterr().out
+    assert len(Ledger(tmp_path / "ledger").records()) == 1
+
+
+def test_draw_event_promotes_a_reserve(setup, capsys) -> None:
+    tmp_path, _, base = setup
+    record = run_draw_cli(tmp_path, base, capsys)
+    capsys.readouterr()
+    code = main(
+        [
+            "draw-event",
+            record.draw_id,
+            "unreachable",
+            "--tier",
+            "Bundle",
+            "--position",
+            "2",
+            "--reason",
+            "switched off",
+            "--ledger",
+            str(tmp_path / "ledger"),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Bundle prize 2: reserve 1" in out and "promoted" in out
+    events = Ledger(tmp_path / "ledger").events(record.draw_id)
+    assert [e["event"] for e in events] == ["unreachable", "promoted"]
+    assert events[0]["details"]["reason"] == "switched off"
+
+
+def test_ledger_verify_and_list(setup, capsys) -> None:
+    tmp_path, _, base = setup
+    run_draw_cli(tmp_path, base, capsys)
+    ledger = str(tmp_path / "ledger")
+    capsys.readouterr()
+    assert main(["ledger", "list", "--ledger", ledger]) == 0
+    assert "commitment" in capsys.readouterr().out
+    assert main(["ledger", "verify", "--ledger", ledger]) == 0
+    assert "intact: 2 entries" in capsys.readouterr().out
+    (path,) = (tmp_path / "ledger" / "entries").glob("*-draw-*")
+    data = json.loads(path.read_text())
+    data["winners"][0]["ticket"] += 1
+    path.write_text(json.dumps(data))
+    assert main(["ledger", "verify", "--ledger", ledger]) == 1
+    assert "BROKEN at entry 2" in capsys.readouterr().out
+
+
+def test_wrong_secret_is_a_commitment_error(setup, capsys, monkeypatch) -> None:
+    tmp_path, _, base = setup
+    assert main(["commit", *base]) == 0
+    monkeypatch.setenv("DRAWKIT_DRAW_SECRET", "ef" * 32)
+    assert main(["draw", *base]) == 2
+    err = capsys.readouterr().err
+    assert "does not match its commitment" in err
+    assert "ef" * 32 not in err
+
+
+def test_secret_must_be_hex(setup, capsys, monkeypatch) -> None:
+    _, _, base = setup
+    monkeypatch.setenv("DRAWKIT_DRAW_SECRET", "not hex at all")
+    assert main(["draw", *base]) == 2
+    assert "DRAWKIT_DRAW_SECRET must hold the operator secret as hex" in capsys.readouterr().err
+
+
+def test_too_many_prizes_exit_code(setup, capsys, tmp_path) -> None:
+    _, _, base = setup
+    small = tmp_path / "small.csv"
+    small.write_text("msisdn,entries\n+2347030000000,3\n+2347030000101,1\n")
+    args = list(base)
+    args[args.index("--participants") + 1] = str(small)
+    assert main(["draw", *args]) == 2
+    assert "prize tier 'Bundle' needs 2 winner(s) but only 1" in capsys.readouterr().err

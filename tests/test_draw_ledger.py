@@ -1,0 +1,202 @@
+"""Ledger: hash chain, atomic append-only writes, the lock, crashes, later events."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from drawkit.config import PrizeTier, PromotionConfig
+from drawkit.draw import Ledger, record_event, run_draw, standing
+from drawkit.errors import DrawError, LedgerError
+
+DAY = date(2026, 11, 24)
+SECRET = bytes.fromhex("77" * 32)
+CONFIG = PromotionConfig(
+    name="Ledger promo", prizes=(PrizeTier("Grand", 10, 2),), reserves_per_tier=2
+)
+
+
+def participants(n: int = 20) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "msisdn": [f"+23481{20000000 + 11 * i:08d}" for i in range(n)],
+            "entries": [1 + i % 5 for i in range(n)],
+        }
+    )
+
+
+def draw(ledger_dir, **kwargs):
+    return run_draw(participants(), CONFIG, DAY, ledger_dir=ledger_dir, secret=SECRET, **kwargs)
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_at(name: str):
+    def step(current: str) -> None:
+        if current == name:
+            raise Crash(name)
+
+    return step
+
+
+def test_chain_links_every_entry(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    first = draw(tmp_path)
+    second = run_draw(
+        participants(), CONFIG, date(2026, 11, 25), ledger_dir=tmp_path, secret=SECRET
+    )
+    entries = ledger.entries()
+    assert [e["sequence"] for e in entries] == [1, 2, 3, 4]
+    assert [e["kind"] for e in entries] == ["commitment", "draw", "commitment", "draw"]
+    assert entries[0]["previous_record_hash"] is None
+    for before, after in zip(entries, entries[1:], strict=False):
+        assert after["previous_record_hash"] == before["record_hash"]
+    assert second.previous_record_hash == entries[2]["record_hash"]
+    assert first.previous_record_hash == first.commitment.record_hash
+    assert ledger.verify_chain().ok
+
+
+def test_missing_entry_is_reported(tmp_path) -> None:
+    draw(tmp_path)
+    (commitment,) = (tmp_path / "entries").glob("00000001-*")
+    commitment.unlink()
+    report = Ledger(tmp_path).verify_chain()
+    assert not report.ok and "entry 1 is missing" in report.problem
+
+
+def test_relinked_entry_is_reported(tmp_path) -> None:
+    draw(tmp_path)
+    (path,) = (tmp_path / "entries").glob("00000002-*")
+    data = json.loads(path.read_text())
+    data["previous_record_hash"] = "00" * 32
+    path.write_text(json.dumps(data))
+    report = Ledger(tmp_path).verify_chain()
+    assert report.sequence == 2 and "does not link" in report.problem
+
+
+def test_entries_are_never_overwritten(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    draw(tmp_path)
+    (path,) = (tmp_path / "entries").glob("00000002-*")
+    before = path.read_bytes()
+    with pytest.raises(LedgerError, match="already exists"):
+        ledger._write_atomically(path, {"draw_id": "x"})
+    assert path.read_bytes() == before
+    assert [p.name for p in (tmp_path / "entries").iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_leftover_temporary_file_is_ignored(tmp_path) -> None:
+    draw(tmp_path)
+    (tmp_path / "entries" / ".tmp-999-00000003-draw-x.json").write_text("{half")
+    assert Ledger(tmp_path).verify_chain().ok
+    assert len(Ledger(tmp_path).records()) == 1
+
+
+@pytest.mark.parametrize("step", ["locked", "committed", "seed_derived", "selected"])
+def test_crash_before_the_record_then_rerun_gives_the_same_winners(tmp_path, step) -> None:
+    reference = draw(tmp_path / "reference")
+    with pytest.raises(Crash):
+        draw(tmp_path / "crashed", on_step=crash_at(step))
+    assert Ledger(tmp_path / "crashed").get(reference.draw_id) is None
+    rerun = draw(tmp_path / "crashed")
+    assert rerun.winners == reference.winners
+    assert rerun.seed == reference.seed
+    assert Ledger(tmp_path / "crashed").verify_chain().ok
+
+
+def test_crash_after_the_record_returns_it(tmp_path) -> None:
+    with pytest.raises(Crash):
+        draw(tmp_path, on_step=crash_at("record_written"))
+    written = Ledger(tmp_path).get("ledger-promo-2026-11-24")
+    assert written is not None
+    assert draw(tmp_path) == written
+
+
+def _draw_in_child(ledger_dir: str, start, queue) -> None:  # pragma: no cover - child
+    start.wait()
+    record = draw(ledger_dir)
+    queue.put((record.record_hash, record.sequence))
+
+
+def test_concurrent_draws_of_one_id_give_one_record(tmp_path) -> None:
+    ctx = mp.get_context("fork")
+    start, queue = ctx.Event(), ctx.Queue()
+    children = [
+        ctx.Process(target=_draw_in_child, args=(str(tmp_path), start, queue)) for _ in range(3)
+    ]
+    for child in children:
+        child.start()
+    start.set()
+    results = [queue.get(timeout=60) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+        assert child.exitcode == 0
+    assert len(set(results)) == 1
+    ledger = Ledger(tmp_path)
+    assert len(ledger.records()) == 1
+    assert len(ledger.entries()) == 2
+    assert ledger.verify_chain().ok
+
+
+def test_lock_timeout_is_a_clear_error(tmp_path) -> None:
+    holder = Ledger(tmp_path)
+    waiter = Ledger(tmp_path, lock_timeout=0.2)
+    with holder.lock(), pytest.raises(LedgerError, match="locked by another draw"):
+        with waiter.lock():
+            pass
+
+
+def test_unreachable_winner_promotes_reserves_in_order(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    record = draw(tmp_path)
+    reserves = record.winners_of("Grand", "reserve")
+    appended = record_event(ledger, record.draw_id, "unreachable", position=2, reason="no answer")
+    assert [e["event"] for e in appended] == ["unreachable", "promoted"]
+    assert appended[1]["details"]["reserve_position"] == 1
+    # the promoted reserve is disqualified in turn: reserve 2 takes prize 2
+    record_event(ledger, record.draw_id, "disqualified", role="reserve", position=1)
+    now = standing(record, ledger.events(record.draw_id))
+    assert now.holders[("Grand", 2)] == reserves[1]
+    assert now.holders[("Grand", 1)] == record.winners[0]
+    # no reserve left: the prize is recorded unfilled, nothing is redrawn
+    appended = record_event(ledger, record.draw_id, "unreachable", role="reserve", position=2)
+    assert [e["event"] for e in appended] == ["unreachable", "unfilled"]
+    assert ledger.get(record.draw_id) == record  # the record itself never changes
+    assert ledger.verify_chain().ok
+
+
+def test_dropping_a_reserve_that_holds_no_prize_promotes_nobody(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    record = draw(tmp_path)
+    appended = record_event(ledger, record.draw_id, "disqualified", role="reserve", position=1)
+    assert [e["event"] for e in appended] == ["disqualified"]
+    record_event(ledger, record.draw_id, "unreachable", position=1)
+    now = standing(record, ledger.events(record.draw_id))
+    assert now.holders[("Grand", 1)] == record.winners_of("Grand", "reserve")[1]
+
+
+def test_claims_and_bad_events(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    record = draw(tmp_path)
+    record_event(ledger, record.draw_id, "claimed", position=1)
+    assert ("Grand", "winner", 1) in standing(record, ledger.events(record.draw_id)).claimed
+    with pytest.raises(DrawError, match="no 'Grand' winner at position 9"):
+        record_event(ledger, record.draw_id, "claimed", position=9)
+    with pytest.raises(DrawError, match="unknown event"):
+        record_event(ledger, record.draw_id, "vanished", position=1)
+    with pytest.raises(LedgerError, match="no draw"):
+        record_event(ledger, "nope", "claimed", position=1)
+    record_event(ledger, record.draw_id, "unreachable", position=2)
+    with pytest.raises(DrawError, match="already dropped out"):
+        record_event(ledger, record.draw_id, "unreachable", position=2)
+
+
+def test_bad_draw_id_is_refused(tmp_path) -> None:
+    with pytest.raises(LedgerError, match="draw id"):
+        draw(tmp_path, draw_id="../escape")

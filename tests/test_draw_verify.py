@@ -1,0 +1,169 @@
+"""verify_record: an untouched record verifies; each kind of change is found and named."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from drawkit.config import PrizeTier, PromotionConfig
+from drawkit.draw import DrawRecord, Ledger, run_draw, verify_record
+
+DAY = date(2026, 11, 24)
+SECRET = bytes.fromhex("11" * 32)
+BEACON = bytes.fromhex("22" * 32)
+CONFIG = PromotionConfig(
+    name="Verify promo",
+    prizes=(PrizeTier("Grand", 50_000, 1), PrizeTier("Bundle", 1_000, 4)),
+    reserves_per_tier=2,
+)
+
+
+def participants(n: int = 30) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "msisdn": [f"+23490{10000000 + 37 * i:08d}" for i in range(n)],
+            "entries": [1 + (i * 7) % 13 for i in range(n)],
+        }
+    )
+
+
+@pytest.fixture
+def drawn(tmp_path) -> tuple[DrawRecord, pd.DataFrame, Ledger]:
+    frame = participants()
+    ledger = Ledger(tmp_path / "ledger")
+    record = run_draw(
+        frame, CONFIG, DAY, ledger_dir=ledger.path, beacon=BEACON, beacon_round=99, secret=SECRET
+    )
+    return record, frame, ledger
+
+
+def changed(record: DrawRecord, **fields) -> DrawRecord:
+    return dataclasses.replace(record, **fields)
+
+
+def test_untouched_record_verifies(drawn) -> None:
+    record, frame, ledger = drawn
+    report = verify_record(record, frame, ledger=ledger, beacon=BEACON)
+    assert report.ok, report.format()
+    assert report.differences == ()
+    assert report.chain is not None and report.chain.ok
+    assert report.format().startswith("MATCH")
+
+
+def test_public_copy_does_not_verify_but_private_json_does(drawn) -> None:
+    record, frame, _ = drawn
+    assert verify_record(DrawRecord.from_json(record.to_json()), frame).ok
+    assert not verify_record(record.public(), frame).ok
+
+
+def test_changed_entry_in_participants_file(drawn) -> None:
+    record, frame, _ = drawn
+    winner = record.winners[0].msisdn
+    frame = frame.copy()
+    frame.loc[frame["msisdn"] == winner, "entries"] += 1
+    report = verify_record(record, frame)
+    assert not report.ok
+    assert report.first.field == "cohort_digest"
+    fields = [d.field for d in report.differences]
+    assert any(f.startswith("participants[") and f.endswith("].entries") for f in fields)
+    assert "total_entries" in fields
+    assert winner not in report.format()  # masked
+
+
+def test_changed_winner(drawn) -> None:
+    record, frame, _ = drawn
+    others = [m for m in frame["msisdn"] if m not in {w.msisdn for w in record.winners}]
+    winners = list(record.winners)
+    winners[2] = dataclasses.replace(winners[2], msisdn=others[0])
+    report = verify_record(changed(record, winners=tuple(winners)), frame)
+    assert not report.ok
+    assert report.first.field == "winners[2].msisdn"
+    assert report.first.note == "draw order 3"
+    assert "record_hash" in [d.field for d in report.differences]
+    assert others[0] not in report.format()
+
+
+def test_changed_ticket_number(drawn) -> None:
+    record, frame, _ = drawn
+    winners = list(record.winners)
+    winners[0] = dataclasses.replace(winners[0], ticket=winners[0].ticket + 1)
+    report = verify_record(changed(record, winners=tuple(winners)), frame)
+    assert report.first.field == "winners[0].ticket"
+
+
+def test_changed_seed(drawn) -> None:
+    record, frame, _ = drawn
+    report = verify_record(changed(record, seed="00" * 32), frame)
+    assert not report.ok
+    assert report.first.field == "seed"
+    assert report.first.found == "00" * 32
+    assert report.first.expected == record.seed
+
+
+def test_changed_beacon_value(drawn) -> None:
+    record, frame, _ = drawn
+    forged = changed(record, beacon_value="33" * 32)
+    report = verify_record(forged, frame)
+    assert report.first.field == "seed"  # the seed no longer follows from the beacon
+    report = verify_record(forged, frame, beacon=BEACON)
+    assert report.first.field == "beacon_value"
+    assert report.first.expected == BEACON.hex()
+
+
+def test_beacon_fetched_independently_must_match(drawn) -> None:
+    record, frame, _ = drawn
+    report = verify_record(record, frame, beacon=b"\x00" * 32)
+    assert [d.field for d in report.differences] == ["beacon_value"]
+
+
+def test_revealed_secret_not_matching_commitment(drawn) -> None:
+    record, frame, _ = drawn
+    report = verify_record(changed(record, secret="44" * 32), frame)
+    assert report.first.field == "secret"
+
+
+def test_changed_previous_record_link(drawn) -> None:
+    record, frame, ledger = drawn
+    report = verify_record(changed(record, previous_record_hash="ab" * 32), frame, ledger=ledger)
+    assert report.first.field == "previous_record_hash"
+    assert report.first.expected == record.commitment.record_hash
+
+
+def test_tampered_ledger_entry_breaks_the_chain(drawn) -> None:
+    record, frame, ledger = drawn
+    (path,) = ledger.entries_dir.glob("*-commitment-*.json")
+    data = json.loads(path.read_text())
+    data["participants"] += 1
+    path.write_text(json.dumps(data))
+    report = verify_record(record, frame, ledger=ledger)
+    assert not report.ok
+    assert report.chain is not None and not report.chain.ok
+    assert report.chain.sequence == 1
+    assert "record_hash" in report.chain.problem
+    assert report.first.field == "ledger"
+
+
+def test_record_rewritten_with_a_new_hash_differs_from_the_ledger(drawn) -> None:
+    record, frame, ledger = drawn
+    forged = changed(record, created_at="2026-11-24T00:00:00+00:00")
+    forged = changed(forged, record_hash=forged.computed_hash())
+    assert verify_record(forged, frame).ok  # alone it is self-consistent...
+    report = verify_record(forged, frame, ledger=ledger)
+    assert [d.field for d in report.differences] == ["record_hash"]  # ...the ledger is not fooled
+
+
+def test_recent_winner_exclusion_is_checked_against_the_ledger(tmp_path) -> None:
+    config = dataclasses.replace(CONFIG, exclude_recent_winners_days=3)
+    ledger = Ledger(tmp_path / "l")
+    frame = participants()
+    run_draw(frame, config, date(2026, 11, 22), ledger_dir=ledger.path, secret=SECRET)
+    record = run_draw(frame, config, DAY, ledger_dir=ledger.path, secret=SECRET)
+    assert len(record.excluded_msisdns) == 5
+    assert verify_record(record, frame, ledger=ledger).ok
+    # the full eligible file and the drawn cohort (recent winners removed) both verify
+    drawn_only = frame[~frame["msisdn"].isin(record.excluded_msisdns)]
+    assert verify_record(record, drawn_only, ledger=ledger).ok
