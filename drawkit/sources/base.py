@@ -28,6 +28,16 @@ def event_uuid(draw_id: str, *parts: object) -> str:
     return str(uuid.uuid5(DRAWKIT_UUID_NAMESPACE, name))
 
 
+def completed_uuid(draw_id: str) -> str:
+    """The uuid of a draw's ``draw_completed`` summary event."""
+    return event_uuid(draw_id, "draw_completed")
+
+
+def winner_uuid(draw_id: str, tier: str, role: str, position: int) -> str:
+    """The uuid of one ``draw_winner`` event (a winner or reserve of a tier)."""
+    return event_uuid(draw_id, "draw_winner", tier, role, position)
+
+
 @dataclass(frozen=True)
 class PublishedWinner:
     """One winner or reserve of a draw, as published (full MSISDN: the source masks it)."""
