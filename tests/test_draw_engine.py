@@ -167,8 +167,8 @@ def test_draw_record_holds_inputs_and_winners_in_order(tmp_path) -> None:
         ("Bundle", "winner", 2),
         ("Bundle", "winner", 3),
         ("Grand", "reserve", 1),
-        ("Grand", "reserve", 2),
         ("Bundle", "reserve", 1),
+        ("Grand", "reserve", 2),
         ("Bundle", "reserve", 2),
     ]
     assert [w.draw_order for w in record.winners] == list(range(1, 9))
@@ -202,6 +202,9 @@ def test_more_reserves_never_change_winners(tmp_path) -> None:
     assert [w for w in many.winners if w.role == "winner"] == [
         w for w in few.winners if w.role == "winner"
     ]
+    # every winner and reserve of the smaller draw keeps its place, person and ticket
+    assert many.winners[: len(few.winners)] == few.winners
+    assert len(many.winners) == len(few.winners) + 2 * 4
 
 
 def test_same_draw_id_returns_the_existing_record_unchanged(tmp_path) -> None:
@@ -247,8 +250,13 @@ def test_award_partial_awards_what_it_can(tmp_path) -> None:
 def test_reserves_short_is_recorded_not_an_error(tmp_path) -> None:
     record = draw(tmp_path, frame=participants(6))
     assert len(record.winners) == 6
+    assert [(w.tier, w.role, w.position) for w in record.winners][4:] == [
+        ("Grand", "reserve", 1),
+        ("Bundle", "reserve", 1),
+    ]
     assert [(s.tier, s.role, s.wanted, s.drawn) for s in record.shortfall] == [
-        ("Bundle", "reserve", 2, 0)
+        ("Grand", "reserve", 2, 1),
+        ("Bundle", "reserve", 2, 1),
     ]
 
 

@@ -32,7 +32,8 @@ ALGORITHM = {
     "integers": "rejection sampling: accept x < 2^64 - (2^64 mod W), r = x mod W",
     "selection": "successive weighted sampling over integer tickets in canonical order; "
     "a winner's tickets leave the draw",
-    "order": "winners of every tier in config order, then reserves of every tier",
+    "order": "winners of every tier in config order, then reserves round by round "
+    "(reserve 1 of every tier in config order, then reserve 2, ...)",
 }
 SELF_TEST_WORDS = 4
 RECENT_WINNER = "recent_winner"
@@ -261,11 +262,10 @@ def prizes_of(config: PromotionConfig) -> tuple[Prize, ...]:
 def draw_winners(
     cohort: Cohort, prizes: tuple[Prize, ...], seed: bytes, *, award_partial: bool
 ) -> tuple[tuple[Winner, ...], tuple[Shortfall, ...]]:
-    """Winners of every tier (config order), then reserves of every tier, from one
+    """Winners of every tier (config order), then reserves round by round, from one
     prefix-stable pick sequence. Raises NotEnoughParticipantsError naming the first tier
     whose prizes cannot all be awarded, unless ``award_partial``."""
-    slots = [(p.name, "winner", i + 1) for p in prizes for i in range(p.count)]
-    slots += [(p.name, "reserve", i + 1) for p in prizes for i in range(p.reserves)]
+    slots = draw_slots(prizes)
     available = len(cohort)
     prize_places = sum(p.count for p in prizes)
     if available < prize_places and not award_partial:
@@ -285,6 +285,16 @@ def draw_winners(
         for order, ((tier, role, position), pick) in enumerate(zip(slots, picks, strict=False))
     )
     return winners, _shortfall(prizes, winners)
+
+
+def draw_slots(prizes: tuple[Prize, ...]) -> list[tuple[str, str, int]]:
+    """(tier, role, position) of every pick in draw order: all winners tier by tier, then
+    reserve 1 of every tier, reserve 2 of every tier, and so on. Asking for more reserves
+    only appends slots, so no earlier winner or reserve ever moves."""
+    slots = [(p.name, "winner", i + 1) for p in prizes for i in range(p.count)]
+    rounds = max((p.reserves for p in prizes), default=0)
+    slots += [(p.name, "reserve", j + 1) for j in range(rounds) for p in prizes if j < p.reserves]
+    return slots
 
 
 def _short_tier_message(prizes: tuple[Prize, ...], available: int) -> str:
