@@ -1,0 +1,527 @@
+"""Fairness statistics for auditing draws: pure functions, no plotting.
+
+One draw proves little on its own, so the checks compare it with a Monte Carlo of many
+draws on the same frozen cohort: the engine's own :func:`drawkit.draw.select` run with
+seeds derived from the record's seed and the simulation index. Pearson's chi-square over
+entry bands does not follow a chi-square law for draws without replacement (Genest,
+Lockhart & Stephens), so its p-value comes from the same simulations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from drawkit.draw import (
+    Cohort,
+    DrawRecord,
+    Ledger,
+    VerificationReport,
+    Winner,
+    canonical_cohort,
+    select,
+)
+from drawkit.draw.rng import drbg_for_seed
+from drawkit.errors import InputError
+from drawkit.msisdn import mask
+from drawkit.sources.base import completed_uuid, winner_uuid
+
+SIMULATION_TAG = b"drawkit-audit/1"
+"""Domain tag hashed into every simulation seed, so simulations never reuse a draw seed."""
+
+BAND_EDGES: tuple[int, ...] = (1, 2, 5, 10, 50)
+"""Lower edges of the entry bands: 1, 2–4, 5–9, 10–49, 50+ entries."""
+
+ALPHA = 0.01
+"""Significance level of the statistical checks in the fairness summary."""
+
+
+# ------------------------------------------------------------------ cohort and bands
+
+
+def audit_cohort(record: DrawRecord, participants: pd.DataFrame) -> Cohort:
+    """The cohort exactly as drawn: ``participants`` minus the record's excluded recent
+    winners, canonicalised. Raises InputError when its digest differs from the record's."""
+    frame = participants
+    if record.excluded_msisdns:
+        frame = participants.loc[~participants["msisdn"].isin(list(record.excluded_msisdns))]
+    cohort = canonical_cohort(frame)
+    if cohort.digest != record.cohort_digest:
+        raise InputError(
+            f"participants give cohort digest {cohort.digest[:16]}…, but draw "
+            f"{record.draw_id} was made on {record.cohort_digest[:16]}…: "
+            "audit the participants file the draw used"
+        )
+    return cohort
+
+
+def band_labels(edges: Sequence[int] = BAND_EDGES) -> list[str]:
+    """Readable labels for entry bands, e.g. ``["1", "2–4", "5–9", "10–49", "50+"]``."""
+    labels = []
+    for low, high in zip(edges, [*edges[1:], None], strict=True):
+        if high is None:
+            labels.append(f"{low}+")
+        elif high - 1 == low:
+            labels.append(str(low))
+        else:
+            labels.append(f"{low}–{high - 1}")
+    return labels
+
+
+def band_index(entries: np.ndarray, edges: Sequence[int] = BAND_EDGES) -> np.ndarray:
+    """The band (0-based) of each entry count."""
+    return np.searchsorted(np.asarray(edges, dtype=np.int64), entries, side="right") - 1
+
+
+# ------------------------------------------------------------------ Monte Carlo
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Picks of ``n`` simulated draws on one cohort (``indices[s, j]``: canonical index of
+    pick ``j`` in simulation ``s``)."""
+
+    indices: np.ndarray  # (n, picks) int64
+    entries: np.ndarray  # the cohort's entries
+    edges: tuple[int, ...] = BAND_EDGES
+
+    @property
+    def n(self) -> int:
+        """Number of simulated draws."""
+        return int(self.indices.shape[0])
+
+    @property
+    def picks(self) -> int:
+        """Picks (winners and reserves) per simulated draw."""
+        return int(self.indices.shape[1])
+
+    def band_counts(self) -> np.ndarray:
+        """``(n, bands)`` picks per entry band in each simulated draw."""
+        bands = band_index(self.entries[self.indices], self.edges)
+        n_bands = len(self.edges)
+        offsets = np.arange(self.n)[:, None] * n_bands
+        flat = np.bincount((bands + offsets).ravel(), minlength=self.n * n_bands)
+        return flat.reshape(self.n, n_bands)
+
+    def win_counts(self) -> np.ndarray:
+        """Picks per participant pooled over all simulations (length = cohort size)."""
+        return np.bincount(self.indices.ravel(), minlength=len(self.entries))
+
+
+def simulation_seed(seed: bytes, index: int) -> bytes:
+    """Seed of simulation ``index``: SHA-256(tag ‖ draw seed ‖ index as 8 bytes)."""
+    return hashlib.sha256(SIMULATION_TAG + seed + index.to_bytes(8, "big")).digest()
+
+
+def simulate(
+    entries: np.ndarray,
+    picks: int,
+    seed: bytes,
+    n: int = 500,
+    edges: Sequence[int] = BAND_EDGES,
+) -> Simulation:
+    """Run ``n`` draws of ``picks`` picks with the engine's selection on ``entries``.
+
+    Each simulation uses HMAC_DRBG seeded with :func:`simulation_seed`, so the Monte Carlo
+    is reproducible from the record alone. Cost: O(n · (cohort + picks · log cohort)).
+    """
+    entries = np.asarray(entries, dtype=np.int64)
+    picks = min(picks, len(entries))
+    indices = np.empty((n, picks), dtype=np.int64)
+    for s in range(n):
+        drawn = select(entries, picks, drbg_for_seed(simulation_seed(seed, s)))
+        indices[s] = [p.index for p in drawn]
+    return Simulation(indices, entries, tuple(edges))
+
+
+def simulate_record(
+    record: DrawRecord, cohort: Cohort, n: int = 500, edges: Sequence[int] = BAND_EDGES
+) -> Simulation:
+    """Monte Carlo of ``record``'s draw: as many picks as the record drew, same cohort."""
+    return simulate(cohort.entries, len(record.winners), bytes.fromhex(record.seed), n, edges)
+
+
+def observed_indices(record: DrawRecord, cohort: Cohort) -> np.ndarray:
+    """Canonical indices of the record's picks (winners and reserves), in draw order."""
+    positions = np.searchsorted(cohort.msisdns, [w.msisdn for w in record.winners])
+    return positions.astype(np.int64)
+
+
+# ------------------------------------------------------------------ expected vs observed
+
+
+def wins_by_band(
+    cohort: Cohort, observed: np.ndarray, simulation: Simulation, level: float = 0.95
+) -> pd.DataFrame:
+    """Per entry band: participants, tickets, observed picks, Monte Carlo expected picks
+    and the central ``level`` interval of simulated picks."""
+    edges = simulation.edges
+    bands = band_index(cohort.entries, edges)
+    n_bands = len(edges)
+    counts = simulation.band_counts()
+    tail = (1 - level) / 2
+    frame = pd.DataFrame(
+        {
+            "band": band_labels(edges),
+            "participants": np.bincount(bands, minlength=n_bands),
+            "tickets": np.bincount(bands, weights=cohort.entries, minlength=n_bands).astype(
+                np.int64
+            ),
+            "observed": np.bincount(band_index(cohort.entries[observed], edges), minlength=n_bands),
+            "expected": counts.mean(axis=0),
+            "low": np.quantile(counts, tail, axis=0),
+            "high": np.quantile(counts, 1 - tail, axis=0),
+        }
+    )
+    frame["ticket_share"] = frame["tickets"] / max(int(frame["tickets"].sum()), 1)
+    frame["inside"] = frame["observed"].between(frame["low"], frame["high"])
+    return frame.loc[frame["participants"] > 0].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ChiSquare:
+    """Pearson's statistic over entry bands with its Monte Carlo p-value."""
+
+    statistic: float
+    pvalue: float
+    simulations: int
+    bands: int
+    simulated: np.ndarray = field(repr=False)
+
+    def format(self) -> str:
+        """One line for a report."""
+        return (
+            f"chi-square {self.statistic:.2f} over {self.bands} entry bands; Monte Carlo "
+            f"p-value {self.pvalue:.3f} ({self.simulations:,} simulated draws)"
+        )
+
+
+def _pearson(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    keep = expected > 0
+    return (((observed[..., keep] - expected[keep]) ** 2) / expected[keep]).sum(axis=-1)
+
+
+def chi_square(band_table: pd.DataFrame, simulation: Simulation) -> ChiSquare:
+    """Chi-square of observed vs expected picks per band; p = (1 + #sim ≥ obs) / (n + 1)."""
+    counts = simulation.band_counts()
+    keep = np.isin(band_labels(simulation.edges), band_table["band"])
+    counts = counts[:, keep].astype(float)
+    expected = band_table["expected"].to_numpy(dtype=float)
+    observed = band_table["observed"].to_numpy(dtype=float)
+    statistic = float(_pearson(observed, expected))
+    simulated = _pearson(counts, expected)
+    pvalue = float((1 + np.sum(simulated >= statistic - 1e-12)) / (simulation.n + 1))
+    return ChiSquare(statistic, pvalue, simulation.n, int((expected > 0).sum()), simulated)
+
+
+# ------------------------------------------------------------------ ticket positions
+
+
+def ticket_positions(records: Iterable[DrawRecord]) -> pd.DataFrame:
+    """Every pick's winning ticket as a position in the tickets in play: ``u = (r + ½)/W``
+    (uniform on (0, 1) for a fair draw)."""
+    rows = [
+        {
+            "draw_id": rec.draw_id,
+            "draw_date": rec.draw_date,
+            "draw_order": w.draw_order,
+            "ticket": w.ticket,
+            "tickets_in_play": w.total_tickets_at_pick,
+            "u": (w.ticket + 0.5) / w.total_tickets_at_pick,
+        }
+        for rec in records
+        for w in rec.winners
+    ]
+    columns = ["draw_id", "draw_date", "draw_order", "ticket", "tickets_in_play", "u"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class KsResult:
+    """Kolmogorov–Smirnov test of positions against the uniform distribution."""
+
+    statistic: float
+    pvalue: float
+    n: int
+
+    def format(self) -> str:
+        """One line for a report."""
+        return f"KS statistic {self.statistic:.3f}, p-value {self.pvalue:.3f} ({self.n} tickets)"
+
+
+def ks_uniform(u: Sequence[float] | np.ndarray) -> KsResult:
+    """Two-sided KS test of ``u`` against U(0, 1) (scipy.stats.kstest)."""
+    values = np.asarray(u, dtype=float)
+    if len(values) == 0:
+        return KsResult(float("nan"), float("nan"), 0)
+    result = stats.kstest(values, "uniform")
+    return KsResult(float(result.statistic), float(result.pvalue), len(values))
+
+
+def ecdf(u: Sequence[float] | np.ndarray) -> pd.DataFrame:
+    """Empirical CDF points (sorted value, fraction at or below it)."""
+    values = np.sort(np.asarray(u, dtype=float))
+    return pd.DataFrame({"u": values, "ecdf": np.arange(1, len(values) + 1) / max(len(values), 1)})
+
+
+# ------------------------------------------------------------------ Lorenz-style shares
+
+
+def lorenz(entries: np.ndarray, wins: np.ndarray) -> pd.DataFrame:
+    """Cumulative share of tickets and of wins, participants ordered by entries (fewest
+    first). A fair draw keeps the wins curve close to the tickets diagonal."""
+    entries = np.asarray(entries, dtype=np.int64)
+    wins = np.asarray(wins, dtype=float)
+    order = np.argsort(entries, kind="stable")
+    tickets = np.cumsum(entries[order], dtype=np.float64)
+    won = np.cumsum(wins[order])
+    return pd.DataFrame(
+        {
+            "ticket_share": np.concatenate([[0.0], tickets / max(tickets[-1], 1.0)]),
+            "win_share": np.concatenate([[0.0], won / max(won[-1], 1.0)]),
+        }
+    )
+
+
+# ------------------------------------------------------------------ history
+
+
+def daily_history(ledger: Ledger, promotion: str | None = None) -> pd.DataFrame:
+    """One row per recorded draw: entrants, tickets, winners, reserves, exclusions."""
+    rows = []
+    for rec in ledger.records():
+        if promotion is not None and rec.promotion != promotion:
+            continue
+        rows.append(
+            {
+                "draw_date": pd.Timestamp(rec.draw_date),
+                "draw_id": rec.draw_id,
+                "entrants": rec.participants,
+                "tickets": rec.total_entries,
+                "winners": sum(1 for w in rec.winners if w.role == "winner"),
+                "reserves": sum(1 for w in rec.winners if w.role == "reserve"),
+                "excluded": sum(rec.exclusions.values()),
+            }
+        )
+    columns = ["draw_date", "draw_id", "entrants", "tickets", "winners", "reserves", "excluded"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values("draw_date").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ reconciliation
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What was published compared with the record, one row per expected event."""
+
+    table: pd.DataFrame  # masked numbers only
+    unexpected: int  # published events of this draw that the record does not explain
+
+    @property
+    def ok(self) -> bool:
+        """Every expected event is published with the record's values, nothing extra."""
+        return bool(self.table["matches"].all()) and self.unexpected == 0
+
+    def format(self) -> str:
+        """One line for a report."""
+        missing = int((~self.table["published"]).sum())
+        wrong = int((self.table["published"] & ~self.table["matches"]).sum())
+        if self.ok:
+            return f"all {len(self.table)} published events match the record"
+        return (
+            f"{missing} event(s) missing, {wrong} differing from the record, "
+            f"{self.unexpected} unexpected"
+        )
+
+
+def reconcile(record: DrawRecord, published: pd.DataFrame) -> Reconciliation:
+    """Compare ``source.get_published_results(draw_id)`` with the record by event uuid."""
+    by_uuid = {str(row["uuid"]): row for _, row in published.iterrows()}
+    rows = [_summary_row(record, by_uuid.get(completed_uuid(record.draw_id)))]
+    expected = {completed_uuid(record.draw_id)}
+    for w in record.winners:
+        uid = winner_uuid(record.draw_id, w.tier, w.role, w.position)
+        expected.add(uid)
+        rows.append(_winner_row(w, by_uuid.get(uid)))
+    unexpected = sum(1 for uid in by_uuid if uid not in expected)
+    return Reconciliation(pd.DataFrame(rows), unexpected)
+
+
+def _summary_row(record: DrawRecord, row: pd.Series | None) -> dict[str, object]:
+    return {
+        "event": "draw_completed",
+        "draw_order": 0,
+        "tier": "",
+        "role": "",
+        "position": 0,
+        "msisdn": "",
+        "ticket": None,
+        "published": row is not None,
+        "matches": row is not None,
+        "problem": "" if row is not None else "not published",
+    }
+
+
+def _winner_row(w: Winner, row: pd.Series | None) -> dict[str, object]:
+    problem = "not published"
+    if row is not None:
+        problem = ""
+        if mask(row.get("msisdn", "")) != mask(w.msisdn):
+            problem = "different number"
+        elif _as_int(row.get("ticket")) != w.ticket:
+            problem = "different ticket"
+        elif str(row.get("tier", "")) != w.tier:
+            problem = "different tier"
+    return {
+        "event": "draw_winner",
+        "draw_order": w.draw_order,
+        "tier": w.tier,
+        "role": w.role,
+        "position": w.position,
+        "msisdn": mask(w.msisdn),
+        "ticket": w.ticket,
+        "published": row is not None,
+        "matches": row is not None and not problem,
+        "problem": problem,
+    }
+
+
+def _as_int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------ fairness summary
+
+
+@dataclass(frozen=True)
+class Check:
+    """One fairness check: its name, whether it passed, and what it means in plain words."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+def fairness_checks(
+    record: DrawRecord,
+    *,
+    verification: VerificationReport | None = None,
+    chain_ok: bool | None = None,
+    reconciliation: Reconciliation | None = None,
+    chi: ChiSquare | None = None,
+    ks: KsResult | None = None,
+    alpha: float = ALPHA,
+) -> list[Check]:
+    """The checks an auditor signs off, from the results computed elsewhere."""
+    checks = [_commitment_check(record), _beacon_check(record), _distinct_check(record)]
+    checks.append(_tickets_check(record))
+    if verification is not None:
+        first = verification.first
+        checks.append(
+            Check(
+                "Record re-derives",
+                verification.ok,
+                "re-running the draw from its inputs gives the same seed and winners"
+                if verification.ok
+                else f"re-running differs: {first.format() if first else 'see verification'}",
+            )
+        )
+    if chain_ok is not None:
+        checks.append(
+            Check(
+                "Ledger chain intact",
+                chain_ok,
+                "every ledger entry links to the hash of the one before"
+                if chain_ok
+                else "the ledger's hash chain is broken: an entry was changed or removed",
+            )
+        )
+    if reconciliation is not None:
+        checks.append(Check("Published results match", reconciliation.ok, reconciliation.format()))
+    if chi is not None:
+        checks.append(
+            Check(
+                "Wins follow entries",
+                chi.pvalue >= alpha,
+                f"{chi.format()}; below {alpha} would mean wins per entry band are unusual",
+            )
+        )
+    if ks is not None and ks.n:
+        checks.append(
+            Check(
+                "Winning tickets uniform",
+                ks.pvalue >= alpha,
+                f"{ks.format()}; below {alpha} would mean tickets are not drawn uniformly",
+            )
+        )
+    return checks
+
+
+def _commitment_check(record: DrawRecord) -> Check:
+    early = not record.commitment.made_at_draw
+    digest_ok = record.commitment.cohort_digest == record.cohort_digest
+    detail = (
+        f"cohort digest committed at {record.commitment.committed_at}, before the draw"
+        if early
+        else "the commitment was made at draw time, not announced in advance"
+    )
+    if not digest_ok:
+        detail = "the drawn cohort differs from the committed cohort"
+    return Check("Cohort committed in advance", early and digest_ok, detail)
+
+
+def _beacon_check(record: DrawRecord) -> Check:
+    has_beacon = record.beacon_value is not None
+    where = f"round {record.beacon_round}" if record.beacon_round is not None else "a value"
+    return Check(
+        "Public randomness",
+        has_beacon,
+        f"seed includes public beacon {where}; randomness: {record.randomness}"
+        if has_beacon
+        else f"no public beacon: {record.randomness}",
+    )
+
+
+def _distinct_check(record: DrawRecord) -> Check:
+    numbers = [w.msisdn for w in record.winners]
+    distinct = len(set(numbers)) == len(numbers)
+    return Check(
+        "One prize per person",
+        distinct,
+        f"{len(numbers)} picks, all different people"
+        if distinct
+        else "a person was picked more than once",
+    )
+
+
+def _tickets_check(record: DrawRecord) -> Check:
+    ok = all(0 <= w.ticket < w.total_tickets_at_pick for w in record.winners)
+    in_play = [w.total_tickets_at_pick for w in record.winners]
+    falling = all(a > b for a, b in zip(in_play, in_play[1:], strict=False))
+    return Check(
+        "Tickets in range",
+        ok and falling,
+        "every winning ticket lies among the tickets in play, which shrink after each pick"
+        if ok and falling
+        else "a winning ticket lies outside the tickets in play",
+    )
+
+
+def fairness_summary(checks: Sequence[Check]) -> pd.DataFrame:
+    """The checks as a table (check, result, detail)."""
+    return pd.DataFrame(
+        {
+            "check": [c.name for c in checks],
+            "result": ["PASS" if c.passed else "FAIL" for c in checks],
+            "detail": [c.detail for c in checks],
+        }
+    )

@@ -1,0 +1,207 @@
+"""Fairness statistics: Monte Carlo, bands, chi-square, KS, Lorenz, history, reconciliation."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drawkit import audit
+from drawkit.config import PromotionConfig
+from drawkit.draw import Ledger, canonical_cohort, run_draw, select, verify_record
+from drawkit.draw.rng import drbg_for_seed
+from drawkit.errors import InputError
+from drawkit.msisdn import mask
+from drawkit.sources.base import completed_uuid, winner_uuid
+
+SEED = bytes(range(32))
+BEACON = bytes.fromhex("ab" * 32)
+
+
+def cohort_frame(n: int = 300, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    entries = np.minimum(rng.geometric(0.15, n), 80).astype(np.int64)
+    return pd.DataFrame({"msisdn": [f"+23480{i:08d}" for i in range(n)], "entries": entries})
+
+
+@pytest.fixture()
+def drawn(tmp_path):
+    participants = cohort_frame()
+    record = run_draw(
+        participants, PromotionConfig(), date(2026, 11, 24), ledger_dir=tmp_path, beacon=BEACON
+    )
+    return record, participants, Ledger(tmp_path)
+
+
+def published_frame(record) -> pd.DataFrame:
+    rows = [{"event": "draw_completed", "uuid": completed_uuid(record.draw_id), "msisdn": ""}]
+    for w in record.winners:
+        rows.append(
+            {
+                "event": "draw_winner",
+                "uuid": winner_uuid(record.draw_id, w.tier, w.role, w.position),
+                "msisdn": w.msisdn,
+                "tier": w.tier,
+                "role": w.role,
+                "position": w.position,
+                "ticket": w.ticket,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_band_labels_and_index() -> None:
+    assert audit.band_labels() == ["1", "2–4", "5–9", "10–49", "50+"]
+    got = audit.band_index(np.array([1, 2, 4, 5, 9, 10, 49, 50, 10_000]))
+    assert got.tolist() == [0, 1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_simulations_are_the_engine_with_derived_seeds() -> None:
+    entries = np.array([5, 1, 3, 8, 2, 9, 4], dtype=np.int64)
+    sim = audit.simulate(entries, 3, SEED, n=20)
+    for s in (0, 7, 19):
+        picks = select(entries, 3, drbg_for_seed(audit.simulation_seed(SEED, s)))
+        assert sim.indices[s].tolist() == [p.index for p in picks]
+    again = audit.simulate(entries, 3, SEED, n=20)
+    assert np.array_equal(sim.indices, again.indices)
+    other = audit.simulate(entries, 3, bytes(32), n=20)
+    assert not np.array_equal(sim.indices, other.indices)
+    # picks within a simulated draw are distinct people
+    assert all(len(set(row)) == 3 for row in sim.indices.tolist())
+
+
+def test_monte_carlo_expectation_matches_exact_single_pick_odds() -> None:
+    entries = np.array([1] * 40 + [3] * 20 + [7] * 10 + [60] * 2, dtype=np.int64)
+    sim = audit.simulate(entries, 1, SEED, n=3000)
+    shares = np.bincount(audit.band_index(entries), weights=entries, minlength=5) / entries.sum()
+    expected = sim.band_counts().mean(axis=0)
+    sd = np.sqrt(shares * (1 - shares) / sim.n)
+    assert np.all(np.abs(expected - shares) < 4 * sd + 1e-9), (expected, shares)
+
+
+def test_wins_by_band_counts_the_record(drawn) -> None:
+    record, participants, _ = drawn
+    cohort = audit.audit_cohort(record, participants)
+    sim = audit.simulate_record(record, cohort, n=200)
+    observed = audit.observed_indices(record, cohort)
+    assert [str(cohort.msisdns[i]) for i in observed] == [w.msisdn for w in record.winners]
+    table = audit.wins_by_band(cohort, observed, sim)
+    assert table["observed"].sum() == len(record.winners)
+    assert table["expected"].sum() == pytest.approx(len(record.winners))
+    assert table["tickets"].sum() == record.total_entries
+    assert table["participants"].sum() == record.participants
+    assert (table["low"] <= table["expected"]).all() and (table["expected"] <= table["high"]).all()
+    chi = audit.chi_square(table, sim)
+    assert 0 < chi.pvalue <= 1 and chi.simulations == 200
+
+
+def test_chi_square_flags_a_rigged_draw() -> None:
+    entries = np.array([1] * 200 + [20] * 100, dtype=np.int64)
+    cohort = canonical_cohort(
+        pd.DataFrame({"msisdn": [f"+23481{i:08d}" for i in range(300)], "entries": entries})
+    )
+    sim = audit.simulate(cohort.entries, 15, SEED, n=300)
+    # rigged: every pick went to a one-entry participant although they hold 9% of tickets
+    rigged = np.flatnonzero(cohort.entries == 1)[:15]
+    table = audit.wins_by_band(cohort, rigged, sim)
+    chi = audit.chi_square(table, sim)
+    assert chi.pvalue < 0.01
+    fair = audit.wins_by_band(cohort, sim.indices[0], audit.simulate(cohort.entries, 15, SEED, 300))
+    assert audit.chi_square(fair, sim).pvalue > 0.01
+
+
+def test_ks_uniform_has_power() -> None:
+    grid = (np.arange(200) + 0.5) / 200
+    assert audit.ks_uniform(grid).pvalue > 0.9
+    assert audit.ks_uniform(grid / 10).pvalue < 1e-6
+    assert audit.ks_uniform([]).n == 0
+
+
+def test_ticket_positions_and_ecdf(drawn) -> None:
+    record, _, _ = drawn
+    frame = audit.ticket_positions([record])
+    assert len(frame) == len(record.winners)
+    assert ((frame["u"] > 0) & (frame["u"] < 1)).all()
+    first = record.winners[0]
+    assert frame["u"].iloc[0] == pytest.approx((first.ticket + 0.5) / first.total_tickets_at_pick)
+    points = audit.ecdf(frame["u"])
+    assert points["u"].is_monotonic_increasing and points["ecdf"].iloc[-1] == 1.0
+
+
+def test_lorenz_is_diagonal_when_wins_follow_tickets() -> None:
+    entries = np.array([4, 1, 2, 3], dtype=np.int64)
+    fair = audit.lorenz(entries, entries * 10)
+    assert np.allclose(fair["ticket_share"], fair["win_share"])
+    skewed = audit.lorenz(entries, np.array([0, 5, 0, 0]))  # all wins to the smallest
+    assert skewed["win_share"].iloc[1] == 1.0 and skewed["ticket_share"].iloc[1] == 0.1
+
+
+def test_daily_history_from_the_ledger(tmp_path) -> None:
+    for day, n in ((25, 120), (24, 100)):
+        run_draw(
+            cohort_frame(n, seed=day),
+            PromotionConfig(),
+            date(2026, 11, day),
+            ledger_dir=tmp_path,
+            beacon=BEACON,
+        )
+    history = audit.daily_history(Ledger(tmp_path))
+    assert history["draw_date"].dt.day.tolist() == [24, 25]
+    assert history["entrants"].tolist() == [100, 120]
+    assert history["winners"].tolist() == [11, 11] and history["reserves"].tolist() == [6, 6]
+    assert audit.daily_history(Ledger(tmp_path), promotion="other").empty
+
+
+def test_reconcile_finds_missing_changed_and_extra_events(drawn) -> None:
+    record, _, _ = drawn
+    published = published_frame(record)
+    assert audit.reconcile(record, published).ok
+    table = audit.reconcile(record, published).table
+    assert set(table["msisdn"]) - {""} == {mask(w.msisdn) for w in record.winners}
+    changed = published.copy()
+    changed.loc[3, "ticket"] = int(changed.loc[3, "ticket"]) + 1
+    result = audit.reconcile(record, changed.drop(index=5))
+    assert not result.ok
+    assert result.table["problem"].tolist().count("different ticket") == 1
+    assert result.table["problem"].tolist().count("not published") == 1
+    extra = pd.concat([published, pd.DataFrame([{"event": "draw_winner", "uuid": "x"}])])
+    assert audit.reconcile(record, extra).unexpected == 1
+    assert "unexpected" in audit.reconcile(record, extra).format()
+
+
+def test_audit_cohort_refuses_other_participants(drawn) -> None:
+    record, participants, _ = drawn
+    changed = participants.copy()
+    changed.loc[0, "entries"] += 1
+    with pytest.raises(InputError, match="cohort digest"):
+        audit.audit_cohort(record, changed)
+
+
+def test_fairness_checks_pass_and_fail(drawn) -> None:
+    record, participants, ledger = drawn
+    report = verify_record(record, participants, ledger=ledger)
+    checks = audit.fairness_checks(
+        record,
+        verification=report,
+        chain_ok=ledger.verify_chain().ok,
+        reconciliation=audit.reconcile(record, published_frame(record)),
+    )
+    by_name = {c.name: c for c in checks}
+    assert by_name["Record re-derives"].passed and by_name["Published results match"].passed
+    assert by_name["Public randomness"].passed and by_name["One prize per person"].passed
+    # run_draw without a prior commit records the commitment at draw time
+    assert not by_name["Cohort committed in advance"].passed
+    twice = dataclasses.replace(
+        record,
+        winners=(
+            record.winners[0],
+            dataclasses.replace(record.winners[1], msisdn=record.winners[0].msisdn),
+        ),
+    )
+    assert not {c.name: c for c in audit.fairness_checks(twice)}["One prize per person"].passed
+    summary = audit.fairness_summary(checks)
+    assert list(summary.columns) == ["check", "result", "detail"]
+    assert set(summary["result"]) <= {"PASS", "FAIL"}
