@@ -1,0 +1,98 @@
+"""Child process of the crash tests: runs a draw (and optionally publishes it), and can
+stop at a named step, write a marker file and wait there to be killed.
+
+Usage: python crash_child.py SPEC_JSON
+SPEC keys: ledger, participants (CSV), draw_id, stop_at ("" = never), marker, go (a file
+to wait for before starting, or ""), publish ("" | "local" | "posthog"), results_dir,
+publish_first (publish only this many winners, then stop at step "published_part").
+Prints the record as JSON on success.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from drawkit.config import PrizeTier, PromotionConfig
+from drawkit.draw import run_draw
+
+DAY = date(2026, 11, 24)
+BEACON = bytes.fromhex("be" * 32)
+SECRET = bytes.fromhex("5e" * 32)
+CONFIG = PromotionConfig(
+    name="Crash promo",
+    prizes=(PrizeTier("Grand", 100_000, 1), PrizeTier("Bundle", 5_000, 3)),
+    reserves_per_tier=2,
+)
+
+
+def draw(participants: pd.DataFrame, ledger: str | Path, draw_id: str, on_step=None):  # noqa: ANN001, ANN201
+    """The draw every crash test runs (same inputs in the child and the parent)."""
+    return run_draw(
+        participants,
+        CONFIG,
+        DAY,
+        ledger_dir=ledger,
+        beacon=BEACON,
+        beacon_round=42,
+        secret=SECRET,
+        draw_id=draw_id,
+        on_step=on_step,
+    )
+
+
+def stopper(stop_at: str, marker: str):  # noqa: ANN201
+    """An on_step hook that parks the process at ``stop_at`` after writing ``marker``."""
+
+    def on_step(name: str) -> None:
+        if name == stop_at:
+            Path(marker).write_text(name, encoding="utf-8")
+            time.sleep(120)  # the parent kills us here
+
+    return on_step
+
+
+def source_for(spec: dict):  # noqa: ANN201
+    """The data source the record is published to."""
+    if spec["publish"] == "local":
+        from drawkit.sources.local import LocalDataSource
+
+        empty = pd.DataFrame(columns=["transaction_id", "msisdn", "amount_ngn", "timestamp"])
+        return LocalDataSource(empty, results_dir=spec["results_dir"])
+    from drawkit.sources.posthog import PostHogDataSource
+
+    from drawkit.posthog import PostHogClient
+
+    return PostHogDataSource(PostHogClient.from_env(), CONFIG)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    participants = pd.read_csv(spec["participants"], dtype={"msisdn": str})
+    if spec.get("go"):
+        while not Path(spec["go"]).exists():
+            time.sleep(0.005)
+    on_step = stopper(spec.get("stop_at", ""), spec.get("marker", ""))
+    record = draw(participants, spec["ledger"], spec["draw_id"], on_step)
+    if spec.get("publish"):
+        source = source_for(spec)
+        first = spec.get("publish_first")
+        if first is not None:
+            outcome = record.to_outcome()
+            part = dataclasses.replace(outcome, winners=outcome.winners[:first])
+            source.record_draw_result(part)
+            on_step("published_part")
+        from drawkit.draw import publish
+
+        publish(record, source)
+    print(record.to_json(indent=None), end="")
+
+
+if __name__ == "__main__":
+    main()
