@@ -23,6 +23,7 @@ from drawkit.draw.ledger import Ledger, check_draw_id
 from drawkit.draw.record import Commitment, DrawRecord, Prize, Shortfall, Winner
 from drawkit.draw.rng import SPEC_VERSION, commitment_of, derive_seed, drbg_for_seed
 from drawkit.draw.select import select
+from drawkit.eligibility import draw_window
 from drawkit.errors import CommitmentError, DrawError, NotEnoughParticipantsError
 
 ALGORITHM = {
@@ -397,18 +398,6 @@ def _append_commitment(
 
 def _window(config: PromotionConfig, draw_date: date) -> tuple[str | None, str]:
     """The entry window [start, cutoff) in UTC, as the eligibility rules define it."""
-    try:
-        from drawkit.eligibility import draw_window
-    except ImportError:  # eligibility not installed yet: same rule, stated here
-        cutoff = datetime.combine(draw_date, config.cutoff_time, tzinfo=config.tz)
-        if config.window == "daily":
-            start: datetime | None = cutoff - timedelta(days=1)
-        elif config.start_date is not None:
-            start = datetime.combine(config.start_date, config.cutoff_time, tzinfo=config.tz)
-        else:
-            start = None
-        start_text = start.astimezone(UTC).isoformat() if start is not None else None
-        return start_text, cutoff.astimezone(UTC).isoformat()
     window = draw_window(config, draw_date)
     start_text = window.start.isoformat() if window.start is not None else None
     return start_text, window.cutoff.isoformat()
