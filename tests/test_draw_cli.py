@@ -204,3 +204,21 @@ def test_too_many_prizes_exit_code(setup, capsys, tmp_path) -> None:
     args[args.index("--participants") + 1] = str(small)
     assert main(["draw", *args]) == 2
     assert "prize tier 'Bundle' needs 2 winner(s) but only 1" in capsys.readouterr().err
+
+
+def test_exclusion_counts_come_from_the_cohort_summary(setup, capsys) -> None:
+    tmp_path, _participants, base = setup
+    summary = {"draw_date": "2026-11-24", "participants": 25}
+    summary["participants_excluded"] = {"blacklisted": 3, "under_1_point": 7}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    record = run_draw_cli(tmp_path, base, capsys)
+    assert record.exclusions == {"blacklisted": 3, "under_1_point": 7}
+
+
+def test_a_summary_of_another_date_is_ignored(setup, capsys) -> None:
+    tmp_path, _participants, base = setup
+    summary = {"draw_date": "2026-11-23", "participants": 25}
+    summary["participants_excluded"] = {"blacklisted": 3}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    record = run_draw_cli(tmp_path, base, capsys)
+    assert record.exclusions == {}

@@ -7,6 +7,7 @@ secret is read from an environment variable (hex), never from the command line.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from datetime import date
 from pathlib import Path
@@ -182,10 +183,31 @@ def read_participants_file(path: Path) -> pd.DataFrame:
     return read_participants(path)
 
 
+def summary_exclusions(participants_path: Path, draw_date: date, participants: int) -> dict:
+    """Participant exclusion counts from the ``summary.json`` that ``drawkit cohort`` wrote
+    next to the participants file, when it belongs to this draw date and cohort size;
+    otherwise none (the record then counts only its own exclusions)."""
+    path = participants_path.parent / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(summary, dict):
+        return {}
+    same_draw = summary.get("draw_date") == draw_date.isoformat()
+    if not same_draw or summary.get("participants") != participants:
+        return {}
+    excluded = summary.get("participants_excluded")
+    if not isinstance(excluded, dict):
+        return {}
+    return {str(k): int(v) for k, v in excluded.items() if isinstance(v, int)}
+
+
 def _cohort(args: argparse.Namespace, config: PromotionConfig) -> tuple[pd.DataFrame, dict]:
     """Participants and exclusion counts from the chosen source."""
     if args.participants is not None:
-        return read_participants_file(args.participants), {}
+        participants = read_participants_file(args.participants)
+        return participants, summary_exclusions(args.participants, args.date, len(participants))
     if args.recharges is not None:
         from drawkit.sources.local import LocalDataSource
 
