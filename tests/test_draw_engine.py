@@ -19,8 +19,10 @@ from drawkit.draw import (
     run_draw,
     select,
 )
-from drawkit.draw.reference import reference_digest, reference_select
-from drawkit.draw.rng import commitment_of, drbg_for_seed
+from drawkit.draw.engine import draw_winners
+from drawkit.draw.record import Prize
+from drawkit.draw.reference import reference_digest, reference_draw, reference_select
+from drawkit.draw.rng import commitment_of, derive_seed, drbg_for_seed
 from drawkit.errors import (
     CommitmentError,
     DrawError,
@@ -335,3 +337,52 @@ def test_record_file_is_the_ledger_entry(tmp_path) -> None:
     (entry,) = (tmp_path / "ledger" / "entries").glob("*-draw-*.json")
     assert json.loads(entry.read_text()) == record.to_dict()
     assert entry.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_engine_and_reference_agree_on_random_draws(case: int) -> None:
+    rng = np.random.default_rng(100 + case)
+    n = int(rng.integers(3, 60))
+    frame = participants(n, seed=case)
+    frame["entries"] = np.floor(rng.pareto(1.1, n)).astype(np.int64) + 1
+    tiers = [(f"T{t}", int(rng.integers(1, 4)), int(rng.integers(0, 4))) for t in range(3)]
+    reserves = max(r for _, _, r in tiers)
+    tiers = [(name, count, reserves) for name, count, _ in tiers]  # config: one reserves value
+    beacon = rng.bytes(32) if case % 2 else None
+    rows = list(zip(frame["msisdn"], frame["entries"].astype(int), strict=True))
+    expected = reference_draw(rows, tiers, f"case-{case}", beacon, SECRET)
+    cohort = canonical_cohort(frame)
+    prizes = tuple(Prize(name, 1, count, r) for name, count, r in tiers)
+    seed = bytes.fromhex(expected["seed"])
+    assert (
+        derive_seed(
+            draw_id=f"case-{case}", cohort_digest=cohort.digest, beacon=beacon, secret=SECRET
+        )
+        == seed
+    )
+    winners, _ = draw_winners(cohort, prizes, seed, award_partial=True)
+    assert [
+        (
+            w.draw_order,
+            w.tier,
+            w.role,
+            w.position,
+            w.msisdn,
+            w.entries,
+            w.ticket,
+            w.total_tickets_at_pick,
+        )
+        for w in winners
+    ] == [
+        (
+            p["draw_order"],
+            p["tier"],
+            p["role"],
+            p["position"],
+            p["msisdn"],
+            p["entries"],
+            p["ticket"],
+            p["tickets_in_play"],
+        )
+        for p in expected["picks"]
+    ]
