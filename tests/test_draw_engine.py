@@ -303,6 +303,17 @@ def test_beacon_round_must_be_the_committed_one(tmp_path) -> None:
     )
     with pytest.raises(CommitmentError, match="beacon round 8 differs"):
         draw(tmp_path, beacon_round=8)
+    # a beacon value given without its round is the committed round's value
+    record = draw(tmp_path, beacon_round=None)
+    assert record.beacon_round == 7 and record.beacon_value == BEACON.hex()
+
+
+def test_committed_beacon_round_needs_its_value(tmp_path) -> None:
+    commit_draw(
+        participants(), config(), DAY, ledger_dir=tmp_path / "ledger", beacon_round=7, secret=SECRET
+    )
+    with pytest.raises(CommitmentError, match="value of committed beacon round 7 is missing"):
+        draw(tmp_path, beacon=None, beacon_round=7)
 
 
 def test_recommitting_differently_is_refused(tmp_path) -> None:

@@ -150,6 +150,7 @@ def run_draw(
 ) -> DrawRecord:
     """Run (or return) the draw ``draw_id`` and append its record to the ledger.
 
+    When a beacon value is given without ``beacon_round``, the committed round is meant.
     ``on_step(name)`` is called after each durable step: "locked", "committed",
     "seed_derived", "selected", "record_written" (or "existing" when the record was
     already there), so crash tests can interrupt the draw anywhere.
@@ -185,6 +186,8 @@ def run_draw(
                 made_at_draw=True,
             )
         step("committed")
+        if beacon_round is None and beacon is not None:
+            beacon_round = commitment.beacon_round  # the value given is the committed round's
         check_reveal(commitment, cohort.digest, beacon, beacon_round, secret)
         seed = derive_seed(
             draw_id=draw_id, cohort_digest=cohort.digest, beacon=beacon, secret=secret
