@@ -1,0 +1,210 @@
+"""Security: HTTPS except loopback, secrets never in messages, numbers masked in output."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reliability_support import child_env
+
+from drawkit.config import Settings, is_loopback_host
+from drawkit.errors import DrawkitError, SettingsError
+from drawkit.posthog import PostHogClient
+
+pytestmark = pytest.mark.reliability
+
+API_KEY = "phx_" + "S3cr3tPersonalKey" * 2
+PROJECT_KEY = "phc_" + "S3cr3tProjectKey" * 2
+
+hosts = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9\-]{0,15}(\.[a-z][a-z0-9\-]{0,10}){0,3}", fullmatch=True),
+    st.ip_addresses().map(lambda ip: f"[{ip}]" if ip.version == 6 else str(ip)),
+    st.sampled_from(
+        [
+            "localhost",
+            "LOCALHOST",
+            "localhost.evil.com",
+            "127.0.0.1.evil.com",
+            "127.0.0.1",
+            "127.8.9.10",
+            "[::1]",
+            "0.0.0.0",
+            "[::]",
+            "10.0.0.1",
+            "posthog.internal",
+            "[::ffff:127.0.0.1]",
+            "evil.com@127.0.0.1",
+            "127.0.0.1@evil.com",
+        ]
+    ),
+)
+CASES = {"urls": 0, "refused": 0, "loopback": 0}
+
+
+@settings(max_examples=800)
+@given(
+    scheme=st.sampled_from(["http", "HTTP", "https", "ftp", ""]),
+    host=hosts,
+    port=st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}")),
+    path=st.sampled_from(["", "/", "/api", "/x/"]),
+)
+def test_plain_http_is_refused_except_to_loopback(scheme, host, port, path) -> None:  # noqa: ANN001
+    url = f"{scheme}://{host}{port}{path}" if scheme else f"{host}{port}{path}"
+    env = {"POSTHOG_API_KEY": API_KEY, "POSTHOG_PROJECT_ID": "1", "POSTHOG_BASE_URL": url}
+    CASES["urls"] += 1
+    real_host = host.rsplit("@", 1)[-1].strip("[]")
+    plain = scheme.lower() == "http"
+    try:
+        Settings.from_env(env)
+    except SettingsError as exc:
+        CASES["refused"] += 1
+        assert "POSTHOG_BASE_URL" in str(exc)
+        assert API_KEY not in str(exc)
+        refused_settings = True
+    else:
+        refused_settings = False
+    try:
+        PostHogClient(url, API_KEY, 1, PROJECT_KEY).close()
+    except DrawkitError as exc:
+        assert API_KEY not in str(exc) and PROJECT_KEY not in str(exc)
+        refused_client = True
+    else:
+        refused_client = False
+    if plain and not is_loopback_host(real_host):
+        assert refused_settings and refused_client, url
+    if scheme.lower() not in ("http", "https"):
+        assert refused_settings and refused_client, url
+    if plain and not refused_settings:
+        CASES["loopback"] += 1
+
+
+def test_secrets_never_in_settings_errors_or_repr(reliability) -> None:  # noqa: ANN001
+    base = {"POSTHOG_API_KEY": API_KEY, "POSTHOG_PROJECT_ID": "1"}
+    bad_envs = [
+        {**base, "POSTHOG_API_KEY": PROJECT_KEY},  # keys swapped
+        {**base, "POSTHOG_PROJECT_API_KEY": API_KEY},
+        {**base, "POSTHOG_PROJECT_ID": "abc"},
+        {**base, "POSTHOG_BASE_URL": "http://posthog.example.com"},
+        {**base, "POSTHOG_BASE_URL": f"https://{API_KEY}@"},
+        {"POSTHOG_API_KEY": API_KEY},
+        {"POSTHOG_PROJECT_API_KEY": PROJECT_KEY, "POSTHOG_PROJECT_ID": "1"},
+    ]
+    for env in bad_envs:
+        with pytest.raises(SettingsError) as info:
+            Settings.from_env(env)
+        message = str(info.value)
+        assert API_KEY not in message and PROJECT_KEY not in message, message
+        assert "POSTHOG_" in message
+    good = Settings.from_env({**base, "POSTHOG_PROJECT_API_KEY": PROJECT_KEY})
+    client = PostHogClient.from_settings(good)
+    for text in (repr(good), str(good), repr(client)):
+        assert API_KEY not in text and PROJECT_KEY not in text
+    client.close()
+    reliability.add(
+        "security: secrets",
+        "misconfigured POSTHOG_* environments (swapped keys, bad id, http URL, key in URL, "
+        "missing variables); repr of Settings and PostHogClient",
+        len(bad_envs) + 3,
+        "SettingsError naming the variable; no key value in any message or repr",
+    )
+
+
+def test_https_figures(reliability) -> None:  # noqa: ANN001
+    assert CASES["urls"] and CASES["refused"] and CASES["loopback"]
+    reliability.add(
+        "security: transport",
+        "base URLs: random hosts, IPv4/IPv6, localhost look-alikes, user@host tricks, "
+        "http/HTTP/https/ftp/no scheme, ports and paths; Settings.from_env and PostHogClient",
+        CASES["urls"],
+        f"plain http refused unless the host is loopback ({CASES['loopback']} loopback "
+        f"accepted, {CASES['refused']} refused); non-http schemes refused; key never in "
+        "the message",
+    )
+
+
+# ------------------------------------------------------------------ masking in the CLI
+
+
+def _numbers(n: int) -> list[str]:
+    return [f"+234803{1000000 + 7349 * i:07d}" for i in range(n)]
+
+
+def _spellings(e164: str) -> list[str]:
+    national = e164[4:]
+    return [e164, "0" + national, national, "234" + national]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "drawkit", "-v", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=child_env(DRAWKIT_DRAW_SECRET="5e" * 32),
+        timeout=120,
+    )
+
+
+def test_cli_draw_verify_and_events_never_print_a_full_number(tmp_path, reliability) -> None:  # noqa: ANN001
+    numbers = _numbers(25)
+    frame = pd.DataFrame(
+        {"msisdn": numbers, "entries": np.random.default_rng(1).integers(1, 30, len(numbers))}
+    )
+    frame.to_csv(tmp_path / "participants.csv", index=False)
+    common = ["--date", "2026-11-24", "--participants", "participants.csv", "--ledger", "L"]
+    runs = [
+        run_cli("commit", *common, "--beacon-round", "9", cwd=tmp_path),
+        run_cli(
+            "draw",
+            *common,
+            "--beacon-round",
+            "9",
+            "--beacon",
+            "be" * 32,
+            "--record-out",
+            "record.json",
+            "--public-out",
+            "public.json",
+            "--winners-export",
+            "winners.csv",
+            cwd=tmp_path,
+        ),
+    ]
+    assert runs[-1].returncode == 0, runs[-1].stderr
+    draw_id = re.search(r"Draw (\S+)", runs[-1].stdout)[1]
+    changed = frame.copy()
+    changed["entries"] += 1  # every winner's entries differ: the mismatch names them
+    changed.to_csv(tmp_path / "changed.csv", index=False)
+    runs.append(run_cli("verify", "record.json", "--participants", "changed.csv", cwd=tmp_path))
+    assert runs[-1].returncode == 1 and "MISMATCH" in runs[-1].stdout
+    runs.append(
+        run_cli(
+            "draw-event", draw_id, "disqualified", "--position", "1", "--ledger", "L", cwd=tmp_path
+        )
+    )
+    assert runs[-1].returncode == 0, runs[-1].stderr
+    runs.append(run_cli("ledger", "list", "--ledger", "L", cwd=tmp_path))
+    output = "\n".join(r.stdout + r.stderr for r in runs)
+    public = (tmp_path / "public.json").read_text(encoding="utf-8")
+    for number in numbers:
+        for spelled in _spellings(number):
+            assert spelled not in output, f"{spelled} printed by the CLI"
+            assert spelled not in public, f"{spelled} in the public record"
+    assert "****" in output
+    winners = (tmp_path / "winners.csv").stat().st_mode & 0o777
+    assert winners == 0o600
+    reliability.add(
+        "security: masking",
+        "drawkit -v commit, draw (record, public record, winners export), verify with a "
+        "changed file (MISMATCH naming winners), draw-event, ledger list",
+        len(runs),
+        "no participant number in any spelling on stdout/stderr or in the public record; "
+        "the private winners file is mode 0600",
+    )
