@@ -11,34 +11,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from drawkit.config import PromotionConfig
+from drawkit.eligibility import draw_window
 from drawkit.errors import CohortNotReadyError, InputError
 from drawkit.msisdn import mask, normalize
 from drawkit.posthog.client import PostHogClient
-
-try:
-    from drawkit.eligibility import DrawWindow, draw_window
-except ImportError:  # pragma: no cover - until drawkit.eligibility lands (contract A)
-
-    @dataclass(frozen=True)
-    class DrawWindow:  # type: ignore[no-redef]
-        """Start (None: open) and cutoff of a draw's window, UTC-aware."""
-
-        start: datetime | None
-        cutoff: datetime
-
-    def draw_window(config: PromotionConfig, draw_date: date) -> DrawWindow:  # type: ignore[misc]
-        """Contract A: cutoff at cutoff_time in tz; daily 24 h before, cumulative since start."""
-        cutoff = datetime.combine(draw_date, config.cutoff_time, tzinfo=config.tz)
-        if config.window == "daily":
-            start = cutoff - timedelta(hours=24)
-        else:
-            start = datetime.combine(config.start_date, config.cutoff_time, tzinfo=config.tz)
-        return DrawWindow(start, cutoff)
-
 
 logger = logging.getLogger("drawkit.cohorts")
 
@@ -70,7 +50,7 @@ class CohortGenerator:
         config: PromotionConfig | None = None,
         *,
         wait_seconds: float = 300.0,
-        poll_seconds: float = 2.0,
+        poll_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
