@@ -105,9 +105,7 @@ def draw_window(config: PromotionConfig, draw_date: date) -> DrawWindow:
         start = datetime.combine(config.start_date, config.cutoff_time, tzinfo=config.tz)
     else:
         start = None
-    return DrawWindow(
-        start.astimezone(UTC) if start is not None else None, cutoff.astimezone(UTC)
-    )
+    return DrawWindow(start.astimezone(UTC) if start is not None else None, cutoff.astimezone(UTC))
 
 
 # ------------------------------------------------------------------------------ result
@@ -179,10 +177,7 @@ class EligibilitySummary:
             f"participants   {self.participants:>12,}",
             f"  points       {self.total_points:>12,}",
             f"  entries      {self.total_entries:>12,}",
-            *[
-                f"  excluded as {k}: {v:,}"
-                for k, v in self.participants_excluded.items()
-            ],
+            *[f"  excluded as {k}: {v:,}" for k, v in self.participants_excluded.items()],
         ]
         if self.duplicate_conflicts:
             lines.append(
@@ -366,7 +361,6 @@ def _transaction_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _blank_strings(values: Any) -> np.ndarray:
     """True for values that are empty or whitespace-only strings."""
-    values = np.asarray(values, dtype=object)
     try:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
         trimmed = pc.utf8_trim_whitespace(arr)
@@ -378,7 +372,7 @@ def _blank_strings(values: Any) -> np.ndarray:
 def _person_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray, Checks]:
     """Per row a participant code (-1 when invalid), the E.164 per code, rejection masks."""
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    e164, reason = normalize_series(pd.Series(uniques, dtype=object))
+    e164, reason = normalize_series(pd.Series(uniques))
     person_of_unique, persons = pd.factorize(e164, use_na_sentinel=True)
     person = np.append(person_of_unique, -1).astype(np.int64)[codes]
     reason_u = np.append(reason.fillna("").to_numpy(dtype=object), "missing phone number")
@@ -449,29 +443,78 @@ def _timestamps_ns(column: pd.Series, config: PromotionConfig) -> tuple[np.ndarr
     return ns, [(MISSING_TIMESTAMP, missing), (UNREADABLE_TIMESTAMP, unreadable)]
 
 
+_ISO_RE2 = (
+    r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
 def _parse_unique_timestamps(
     uniques: Any, config: PromotionConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Parse distinct timestamp values: aware ones converted, naive ones localised."""
-    text = pd.Series(uniques, dtype=object).map(_timestamp_text).astype("string")
-    missing = text.isna().to_numpy()
+    """Parse distinct timestamp values: aware ones converted, naive ones localised.
+
+    Plain ISO 8601 goes through pyarrow's parser; anything else (or a group Arrow refuses)
+    through pandas, which gives NaT for what it cannot read.
+    """
+    text = _arrow_text(uniques)
+    missing = np.asarray(pc.is_null(text), dtype=bool)
     ns = np.full(len(text), _NS_MISSING, dtype=np.int64)
-    aware = text.str.contains(_AWARE_SUFFIX, regex=True).fillna(False).to_numpy(dtype=bool)
-    for mask, is_aware in ((aware & ~missing, True), (~aware & ~missing, False)):
-        if not mask.any():
-            continue
-        values = text[mask].astype(object)
-        if is_aware:
-            parsed = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
-        else:
-            parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
-            parsed = parsed.dt.tz_localize(config.tz, ambiguous="NaT", nonexistent="NaT")
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
-        good = parsed.notna().to_numpy()
-        values_ns = parsed.to_numpy().view(np.int64)
-        idx = np.flatnonzero(mask)
-        ns[idx[good]] = values_ns[good]
+    aware = np.asarray(pc.fill_null(pc.match_substring_regex(text, _AWARE_SUFFIX), False))
+    plain = np.asarray(pc.fill_null(pc.match_substring_regex(text, _ISO_RE2), False))
+    groups = [
+        (plain & aware, True, True),
+        (plain & ~aware, False, True),
+        (~plain & aware & ~missing, True, False),
+        (~plain & ~aware & ~missing, False, False),
+    ]
+    for mask, is_aware, fast in groups:
+        if mask.any():
+            idx = np.flatnonzero(mask)
+            values = text.take(pa.array(idx))
+            parsed = _arrow_ns(values, is_aware, config) if fast else None
+            if parsed is None:
+                parsed = _pandas_ns(values, is_aware, config)
+            ns[idx] = parsed
     return ns, missing
+
+
+def _arrow_text(values: Any) -> pa.Array:
+    """Distinct values as an Arrow string array, stripped; blanks become nulls."""
+    try:
+        text = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        text = pa.array([_timestamp_text(v) for v in values], type=pa.string())
+    text = pc.utf8_trim_whitespace(text)
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _arrow_ns(values: pa.Array, aware: bool, config: PromotionConfig) -> np.ndarray | None:
+    """UTC nanoseconds by Arrow's ISO 8601 parser, or None when Arrow refuses the group."""
+    try:
+        if aware:
+            parsed = values.cast(pa.timestamp("ns", "UTC"))
+        else:
+            local = values.cast(pa.timestamp("ns"))
+            parsed = pc.assume_timezone(local, timezone=config.timezone)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return np.asarray(parsed.cast(pa.int64()).fill_null(_NS_MISSING), dtype=np.int64)
+
+
+def _pandas_ns(values: pa.Array, aware: bool, config: PromotionConfig) -> np.ndarray:
+    """UTC nanoseconds by pandas' ISO 8601 parser (NaT -> missing marker)."""
+    series = pd.Series(values.to_pylist(), dtype=object)
+    if aware:
+        parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+    else:
+        parsed = pd.to_datetime(series, format="ISO8601", errors="coerce")
+        parsed = parsed.dt.tz_localize(config.tz, ambiguous="NaT", nonexistent="NaT")
+    parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+    out = parsed.to_numpy().view(np.int64).copy()
+    out[parsed.isna().to_numpy()] = _NS_MISSING
+    return out
 
 
 def _timestamp_text(value: object) -> str | None:
@@ -501,9 +544,7 @@ def _duplicates(codes: np.ndarray, valid_pos: np.ndarray) -> tuple[np.ndarray, n
     return first_of, valid_pos[dup]
 
 
-def _conflicts(
-    dup_pos: np.ndarray, first_pos: np.ndarray, *columns: np.ndarray
-) -> int:
+def _conflicts(dup_pos: np.ndarray, first_pos: np.ndarray, *columns: np.ndarray) -> int:
     """How many duplicate rows differ from the first occurrence of their id."""
     differs = np.zeros(len(dup_pos), dtype=bool)
     for column in columns:
@@ -552,9 +593,7 @@ def _participant_frame(persons: np.ndarray, points: np.ndarray, cap: int | None)
     pts = points[keep].astype(np.int64)
     order = np.argsort(msisdn.astype(str), kind="stable")
     entries = np.minimum(pts, cap) if cap is not None else pts
-    return pd.DataFrame(
-        {"msisdn": msisdn[order], "points": pts[order], "entries": entries[order]}
-    )
+    return pd.DataFrame({"msisdn": msisdn[order], "points": pts[order], "entries": entries[order]})
 
 
 def _rows_with(

@@ -14,6 +14,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from drawkit.errors import InvalidMsisdnError
 
@@ -102,7 +104,7 @@ def normalize_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     subscribers costs a few hundred thousand checks.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    unique_e164, unique_reason = _normalize_uniques(pd.Series(uniques, dtype=object))
+    unique_e164, unique_reason = _normalize_uniques(pd.Series(uniques))
     e164_table = np.append(unique_e164.to_numpy(dtype=object), None)
     reason_table = np.append(unique_reason.to_numpy(dtype=object), "missing phone number")
     e164 = pd.Series(e164_table[codes], index=values.index, dtype="string")
@@ -110,27 +112,40 @@ def normalize_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return e164, reason
 
 
+# The same rules as _national_number in RE2 syntax, for pyarrow's vectorised string kernels.
+_SEPARATORS_RE2 = r"[\s\-./()\x{00A0}]"
+_NATIONAL_RE2 = r"^(?:\+234|00234|234)?0?(?P<national>\d{10})$"
+
+
 def _normalize_uniques(uniques: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Normalise distinct values: a fast vectorised path, phonenumbers for the rest."""
-    as_text = uniques.map(_as_text).astype("string")
-    compact = as_text.str.replace(_SEPARATORS.pattern, "", regex=True)
-    national = compact.str.extract(
-        r"^(?:\+234|00234|234(?=\d{10,11}$))?0?(\d{10})$", expand=False
-    )
-    # A bare 11-digit number must start with the trunk 0; "234" + 10 digits is international.
-    pattern = _mobile_pattern().pattern
-    valid = national.str.fullmatch(pattern).fillna(False).astype(bool)
-    e164 = ("+" + COUNTRY_CODE + national).where(valid)
+    text = _arrow_text(uniques)
+    compact = pc.replace_substring_regex(text, pattern=_SEPARATORS_RE2, replacement="")
+    national = pc.struct_field(pc.extract_regex(compact, pattern=_NATIONAL_RE2), [0])
+    mobile = pc.match_substring_regex(national, pattern=f"^(?:{_mobile_pattern().pattern})$")
+    valid = np.asarray(pc.fill_null(mobile, False), dtype=bool)
+    e164 = pc.binary_join_element_wise("+" + COUNTRY_CODE, national, "")
+    e164 = pd.Series(e164.to_pandas(), index=uniques.index, dtype="string").where(valid)
     reason = pd.Series(pd.NA, index=uniques.index, dtype="string")
     slow = ~valid
     if slow.any():
         # Rejections (and odd spellings) take the exact scalar path for a precise reason.
-        slow_reason = uniques[slow].map(invalid_reason)
+        slow_values = uniques[slow].astype(object)
+        slow_reason = slow_values.map(invalid_reason)
         accepted = slow_reason.isna()
         if accepted.any():
-            e164.loc[accepted[accepted].index] = uniques[slow][accepted].map(normalize)
+            e164.loc[accepted[accepted].index] = slow_values[accepted].map(normalize)
         reason.loc[slow_reason.index] = slow_reason.where(~accepted, pd.NA)
     return e164.astype("string"), reason
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """Values as an Arrow string array, stripped; non-strings go through :func:`_as_text`."""
+    try:
+        text = pa.array(values.array, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        text = pa.array(values.map(_as_text).astype(object).tolist(), type=pa.string())
+    return pc.utf8_trim_whitespace(text)
 
 
 def _as_text(value: object) -> str | None:
