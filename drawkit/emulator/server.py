@@ -59,6 +59,7 @@ class EmulatorServer:
         self.hogql_rate_limit = hogql_rate_limit
         self.faults = faults or Faults()
         self.store = Store()
+        self.synth: Any = None  # the SynthData last given to load_synth
         self.request_log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._query_times: list[float] = []
@@ -129,6 +130,7 @@ class EmulatorServer:
         """Pre-load a ``drawkit.synth.SynthData`` (see :mod:`drawkit.emulator.loaders`)."""
         from drawkit.emulator.loaders import load_synth
 
+        self.synth = data
         return load_synth(self.store, data, tz=tz)
 
     def load_dir(self, path: Any, tz: str = "Africa/Lagos") -> dict[str, int]:

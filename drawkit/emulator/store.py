@@ -8,6 +8,7 @@ ClickHouse table collapses on; PostHog does it eventually, the emulator at once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import uuid as uuidlib
@@ -26,6 +27,15 @@ EVENT_COLUMNS = ["uuid", "event", "distinct_id", "timestamp", "properties", "cre
 
 class CaptureError(ValueError):
     """An event cannot be accepted (HTTP 400 on the capture endpoints)."""
+
+
+def uuid5_text(namespace: uuidlib.UUID, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))`` without building UUID objects (faster in bulk)."""
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode("utf-8")).digest()[:16])  # noqa: S324
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def utcnow() -> datetime:
@@ -175,7 +185,7 @@ class Store:
         person = self.persons.get(distinct_id)
         if person is None:
             person = Person(
-                id=str(uuidlib.uuid5(PERSON_NAMESPACE, distinct_id)),
+                id=uuid5_text(PERSON_NAMESPACE, distinct_id),
                 distinct_id=distinct_id,
                 properties={},
                 created_at=timestamp,
@@ -246,7 +256,20 @@ class Store:
         now = utcnow()
         with self.lock:
             for distinct_id, props, created in records:
-                self._touch_person(distinct_id, created or now, {"$set": dict(props)}, {})
+                person = self.persons.get(distinct_id)
+                if person is None:
+                    person = Person(
+                        id=uuid5_text(PERSON_NAMESPACE, distinct_id),
+                        distinct_id=distinct_id,
+                        properties=dict(props),
+                        created_at=created or now,
+                        seq=len(self.persons),
+                    )
+                    self.persons[distinct_id] = person
+                    self.persons_by_id[person.id] = person
+                else:
+                    person.properties.update(props)
+            self._persons_dirty = True
 
     @property
     def events(self) -> pd.DataFrame:
