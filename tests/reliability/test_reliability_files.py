@@ -1,0 +1,190 @@
+"""Recharge and blacklist files that are not what they should be: wrong encodings, binary,
+empty, missing or extra columns, ragged rows, quoting; then the rules on what was read."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reliability_support import nationals, spellings
+
+from drawkit.config import PromotionConfig
+from drawkit.eligibility import apply_rules
+from drawkit.errors import DrawkitError, InputError
+from drawkit.sources.local import LocalDataSource, read_blacklist, read_recharges
+
+pytestmark = pytest.mark.reliability
+
+COLUMNS = ["transaction_id", "msisdn", "amount_ngn", "timestamp"]
+DRAW_DATE = date(2026, 11, 24)
+CASES = {"bytes": 0, "bytes_read": 0, "tables": 0, "rows": 0, "encodings": 0}
+
+cell_text = st.text(
+    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00\r"), max_size=12
+)
+
+
+@st.composite
+def csv_tables(draw: st.DrawFn) -> tuple[bytes, int, list[str]]:
+    """A CSV (columns in any order, extra columns, odd cells) and its number of data rows."""
+    extra = draw(st.lists(st.sampled_from(["channel", "note", "Amount", " x "]), unique=True))
+    columns = draw(st.permutations(COLUMNS + extra))
+    n = draw(st.integers(0, 25))
+    rows = []
+    for i in range(n):
+        cells = {
+            "transaction_id": draw(st.one_of(st.just(f"tx{i}"), cell_text)),
+            "msisdn": draw(st.one_of(nationals.flatmap(spellings).map(str), cell_text)),
+            "amount_ngn": draw(st.one_of(st.integers(-10, 10**6).map(str), cell_text)),
+            "timestamp": draw(
+                st.one_of(
+                    st.just("2026-11-23T10:00:00"), st.just("2026-11-23 10:00+01:00"), cell_text
+                )
+            ),
+        }
+        rows.append([cells.get(c, draw(cell_text)) for c in columns])
+    out = io.StringIO()
+    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+    writer = csv.writer(out, lineterminator=draw(st.sampled_from(["\n", "\r\n"])), quoting=quoting)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    bom = draw(st.sampled_from(["", "\ufeff"]))
+    return (bom + out.getvalue()).encode("utf-8"), n, columns
+
+
+def write(tmp_path_factory: pytest.TempPathFactory, raw: bytes, name: str = "r.csv") -> Path:
+    path = tmp_path_factory.mktemp("files") / name
+    path.write_bytes(raw)
+    return path
+
+
+@settings(max_examples=250)
+@given(csv_tables())
+def test_any_well_formed_csv_is_read_without_losing_a_row(tmp_path_factory, case) -> None:  # noqa: ANN001
+    raw, n, columns = case
+    path = write(tmp_path_factory, raw)
+    frame = read_recharges(path)
+    assert len(frame) == n
+    assert set(COLUMNS) <= set(frame.columns)
+    result = apply_rules(frame, PromotionConfig(), DRAW_DATE)
+    assert result.summary.rows_in == n and result.summary.accounted
+    CASES["tables"] += 1
+    CASES["rows"] += n
+
+
+def _header_then(body: bytes) -> bytes:
+    return ",".join(COLUMNS).encode() + b"\n" + body
+
+
+raw_files = st.one_of(
+    st.binary(max_size=300),
+    st.binary(max_size=300).map(_header_then),
+    st.text(max_size=100).map(lambda t: _header_then(t.encode("utf-8", "surrogatepass"))),
+    st.sampled_from(
+        [
+            b"",
+            b"\n",
+            b"\xef\xbb\xbf",
+            ",".join(COLUMNS).encode(),
+            b"transaction_id,msisdn\nt1,08031234567\n",  # missing columns
+            b"msisdn;amount_ngn;timestamp;transaction_id\n08031234567;500;2026;t\n",  # ; separated
+            _header_then(b"t1,08031234567,500\n"),  # a short row
+            _header_then(b"t1,08031234567,500,2026-11-23,extra,more\n"),  # a long row
+            _header_then(b't1,"0803 123,4567,500,2026-11-23\n'),  # an open quote
+            _header_then(b"t1,\x0008031234567,500,2026-11-23\n"),  # a NUL byte
+            "transaction_id,msisdn,amount_ngn,timestamp\nt1,08031234567,₦500,é\n".encode(
+                "latin-1", "replace"
+            ),
+            "transaction_id,msisdn,amount_ngn,timestamp\nt1,08031234567,500,2026-11-23\n".encode(
+                "utf-16"
+            ),
+            "transaction_id,msisdn,amount_ngn,timestamp\nt1,08031234567,500,2026-11-23\n".encode(
+                "utf-16-le"
+            ),
+            b"PK\x03\x04" + bytes(range(256)),  # a zip (xlsx) renamed .csv
+        ]
+    ),
+)
+
+
+@settings(max_examples=400)
+@given(raw=raw_files, suffix=st.sampled_from([".csv", ".CSV", ".txt", ".parquet"]))
+def test_any_bytes_give_a_table_or_an_input_error(tmp_path_factory, raw, suffix) -> None:  # noqa: ANN001
+    path = write(tmp_path_factory, raw, "recharges" + suffix)
+    CASES["bytes"] += 1
+    try:
+        frame = read_recharges(path)
+    except DrawkitError as exc:
+        assert str(path) in str(exc)
+        return
+    CASES["bytes_read"] += 1
+    result = apply_rules(frame, PromotionConfig(), DRAW_DATE)
+    assert result.summary.accounted and result.summary.rows_in == len(frame)
+
+
+@pytest.mark.parametrize(
+    "encoding", ["latin-1", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "utf-32"]
+)
+def test_non_utf8_files_are_refused_naming_the_file_and_the_fix(tmp_path, encoding: str) -> None:
+    text = "transaction_id,msisdn,amount_ngn,timestamp\nt1,08031234567,500,2026-11-23 Ikéja ₦\n"
+    raw = text.encode(encoding, "replace")
+    path = tmp_path / "recharges.csv"
+    path.write_bytes(raw)
+    with pytest.raises(InputError, match="recharges.csv") as info:
+        read_recharges(path)
+    assert "UTF-8" in str(info.value)
+    blacklist = tmp_path / "blacklist.csv"
+    blacklist.write_bytes("msisdn\n08031234567 é\n".encode(encoding, "replace"))
+    with pytest.raises(InputError, match="blacklist.csv"):
+        read_blacklist(blacklist)
+    CASES["encodings"] += 1
+
+
+def test_empty_and_header_only_files(tmp_path, reliability) -> None:  # noqa: ANN001
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty.csv"):
+        read_recharges(empty)
+    header = tmp_path / "header.csv"
+    header.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
+    frame = read_recharges(header)
+    result = apply_rules(frame, PromotionConfig(), DRAW_DATE)
+    assert result.summary.rows_in == 0 and len(result.participants) == 0
+    source = LocalDataSource(header, config=PromotionConfig())
+    assert source.get_eligible_participants(DRAW_DATE).summary.rows_in == 0
+    reliability.add(
+        "bad input: recharge files",
+        "a 0-byte file; a header-only file through LocalDataSource",
+        2,
+        "InputError naming the file; header-only gives 0 rows, 0 participants",
+    )
+
+
+def test_file_fuzz_figures(reliability) -> None:  # noqa: ANN001
+    assert CASES["tables"] and CASES["bytes"] and CASES["encodings"]
+    reliability.add(
+        "bad input: recharge files",
+        "CSV files with columns in any order, extra columns, BOM, CRLF, quotes/commas/"
+        "newlines/unicode in cells",
+        CASES["tables"],
+        f"every data row read and accounted for ({CASES['rows']:,} rows)",
+    )
+    reliability.add(
+        "bad input: recharge files",
+        "random bytes, a header then random bytes, ';'-separated, short/long rows, open "
+        "quote, NUL, latin-1, UTF-16, a zip renamed .csv, as .csv/.txt/.parquet",
+        CASES["bytes"],
+        f"InputError naming the file, or a table whose rows are all accounted for "
+        f"({CASES['bytes_read']} read)",
+    )
+    reliability.add(
+        "bad input: recharge files",
+        "the same recharge and blacklist file in latin-1, cp1252, UTF-16 (LE/BE/BOM), UTF-32",
+        CASES["encodings"],
+        "InputError naming the file and asking for UTF-8",
+    )
