@@ -174,8 +174,8 @@ def wins_by_band(
             ),
             "observed": np.bincount(band_index(cohort.entries[observed], edges), minlength=n_bands),
             "expected": counts.mean(axis=0),
-            "low": np.quantile(counts, tail, axis=0),
-            "high": np.quantile(counts, 1 - tail, axis=0),
+            "low": np.quantile(counts, tail, axis=0, method="lower"),
+            "high": np.quantile(counts, 1 - tail, axis=0, method="higher"),
         }
     )
     frame["ticket_share"] = frame["tickets"] / max(int(frame["tickets"].sum()), 1)
@@ -350,7 +350,8 @@ def reconcile(record: DrawRecord, published: pd.DataFrame) -> Reconciliation:
         expected.add(uid)
         rows.append(_winner_row(w, by_uuid.get(uid)))
     unexpected = sum(1 for uid in by_uuid if uid not in expected)
-    return Reconciliation(pd.DataFrame(rows), unexpected)
+    table = pd.DataFrame(rows).astype({"ticket": "Int64"})
+    return Reconciliation(table, unexpected)
 
 
 def _summary_row(record: DrawRecord, row: pd.Series | None) -> dict[str, object]:
@@ -361,7 +362,7 @@ def _summary_row(record: DrawRecord, row: pd.Series | None) -> dict[str, object]
         "role": "",
         "position": 0,
         "msisdn": "",
-        "ticket": None,
+        "ticket": pd.NA,
         "published": row is not None,
         "matches": row is not None,
         "problem": "" if row is not None else "not published",

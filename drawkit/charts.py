@@ -61,6 +61,20 @@ def png_bytes(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def describe(fig: Figure) -> str:
+    """The chart's title and axis labels in words (the image's alt text)."""
+    axes = [ax for ax in fig.axes if ax.get_xlabel() or ax.get_ylabel()]
+    title = fig.get_suptitle() or (axes[0].get_title(loc="left") if axes else "")
+    parts = [title]
+    xlabels = [ax.get_xlabel() for ax in axes if ax.get_xlabel()]
+    if xlabels:
+        parts.append(f"x axis: {xlabels[-1]}")
+    ylabels = [ax.get_ylabel() for ax in axes if ax.get_ylabel()]
+    if ylabels:
+        parts.append("y axis: " + "; ".join(dict.fromkeys(ylabels)))
+    return ". ".join(p for p in parts if p)
+
+
 # ------------------------------------------------------------------ cohort (notebook 01)
 
 

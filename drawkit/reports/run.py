@@ -11,6 +11,7 @@ partially executed notebook stays in the folder for inspection.
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,7 @@ def execute(
     timeout: int = 600,
 ) -> None:
     """Run one notebook with papermill; a failure becomes a ReportError naming the cell."""
+    logging.getLogger("papermill").setLevel(logging.WARNING)
     try:
         papermill.execute_notebook(
             str(source),
@@ -139,6 +141,7 @@ def execute(
             cwd=str(cwd),
             progress_bar=progress_bar,
             execution_timeout=timeout,
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],  # no kernel chatter
         )
     except PapermillExecutionError as exc:
         first_line = next((ln for ln in str(exc.source).splitlines() if ln.strip()), "")
@@ -183,6 +186,7 @@ def export_html(executed: Path, target: Path, *, auditor: bool = True) -> Path:
         exporter.exclude_input_prompt = True
         exporter.exclude_output_prompt = True
         exporter.register_preprocessor(_DropStderr(enabled=True), enabled=True)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
     body, _ = exporter.from_notebook_node(notebook)
     target.write_text(body, encoding="utf-8")
     return target

@@ -4,6 +4,8 @@ with full numbers go to the owner-only ``private/`` folder of the report."""
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import logging
 import os
@@ -75,23 +77,30 @@ def table(frame: pd.DataFrame, caption: str | None = None, decimals: int = 3) ->
             formats[column] = "{:,}"
         elif kind == "f":
             formats[column] = f"{{:,.{decimals}f}}"
+    numeric = [c for c in frame.columns if frame[c].dtype.kind in "iuf"]
     styler = frame.style.format(formats, na_rep="").hide(axis="index")
     styler = styler.set_table_styles(
         [
             {"selector": "th", "props": "text-align: left; padding: 4px 10px;"},
-            {"selector": "td", "props": "padding: 4px 10px;"},
+            {"selector": "td", "props": "text-align: left; padding: 4px 10px;"},
+            {"selector": "caption", "props": "text-align: left; font-weight: bold;"},
         ]
     )
+    if numeric:
+        styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
     return styler.set_caption(caption) if caption else styler
 
 
 def show_chart(fig: Any, params: ReportParams, name: str) -> Any:
     """Save ``fig`` as ``charts/<name>.png`` in the report folder and return it as an
-    inline image (works whatever matplotlib backend the kernel has)."""
-    from IPython.display import Image
+    inline image whose alt text is the chart's title and axis labels (works whatever
+    matplotlib backend the kernel has)."""
+    from IPython.display import HTML
 
     charts.save_png(fig, params.charts_dir / f"{name}.png")
-    return Image(data=charts.png_bytes(fig), format="png")
+    data = base64.b64encode(charts.png_bytes(fig)).decode("ascii")
+    alt = html.escape(charts.describe(fig), quote=True)
+    return HTML(f'<img src="data:image/png;base64,{data}" alt="{alt}" title="{alt}">')
 
 
 # ------------------------------------------------------------------ sources
@@ -457,6 +466,16 @@ def bands_table(bands: pd.DataFrame) -> pd.DataFrame:
             ],
             "inside the interval": bands["inside"].map({True: "yes", False: "NO"}),
         }
+    )
+
+
+def reconciliation_table(reconciliation: audit.Reconciliation) -> pd.DataFrame:
+    """The reconciliation with readable column names (numbers are masked already)."""
+    frame = reconciliation.table.copy()
+    frame["published"] = frame["published"].map({True: "yes", False: "NO"})
+    frame["matches"] = frame["matches"].map({True: "yes", False: "NO"})
+    return frame.rename(
+        columns={"draw_order": "draw order", "msisdn": "number", "ticket": "winning ticket"}
     )
 
 
