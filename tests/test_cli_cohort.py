@@ -1,0 +1,177 @@
+"""`drawkit synth` and `drawkit cohort` end to end on local files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from drawkit.cli import main
+from drawkit.config import PromotionConfig
+from drawkit.eligibility import apply_rules
+from drawkit.sources.local import read_blacklist, read_participants, read_recharges
+
+FULL_NUMBER = re.compile(r"(?:\+?234|0)[789][01]\d{8}")
+
+
+@pytest.fixture
+def synth_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "data"
+    code = main(
+        [
+            "synth",
+            "--subscribers",
+            "300",
+            "--days",
+            "2",
+            "--end-date",
+            "2026-11-27",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_synth_writes_files(synth_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    assert (synth_dir / "recharges.csv").is_file() and (synth_dir / "blacklist.csv").is_file()
+    assert len(read_recharges(synth_dir / "recharges.csv")) > 300
+
+
+def test_synth_parquet(tmp_path: Path) -> None:
+    assert (
+        main(
+            [
+                "synth",
+                "--subscribers",
+                "50",
+                "--end-date",
+                "2026-11-27",
+                "--out",
+                str(tmp_path),
+                "--format",
+                "parquet",
+            ]
+        )
+        == 0
+    )
+    assert len(read_recharges(tmp_path / "recharges.parquet")) > 20
+
+
+def test_cohort_local(synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "cohort"
+    capsys.readouterr()
+    code = main(
+        [
+            "cohort",
+            "--date",
+            "2026-11-27",
+            "--recharges",
+            str(synth_dir / "recharges.csv"),
+            "--blacklist",
+            str(synth_dir / "blacklist.csv"),
+            "--out",
+            str(out),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "participants" in printed and "rejected" in printed
+    assert not FULL_NUMBER.search(printed)
+    expected = apply_rules(
+        read_recharges(synth_dir / "recharges.csv"),
+        PromotionConfig(),
+        date(2026, 11, 27),
+        read_blacklist(synth_dir / "blacklist.csv"),
+    )
+    participants = read_participants(out / "participants.csv")
+    pd.testing.assert_frame_equal(participants, expected.participants)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows_in"] == expected.summary.rows_in
+    assert summary["participants"] == len(participants)
+    assert summary["source"] == "local" and summary["draw_date"] == "2026-11-27"
+    rejected = pd.read_csv(out / "rejected.csv", dtype=str)
+    assert len(rejected) == sum(summary["rows_rejected"].values())
+    assert not rejected["msisdn"].fillna("").str.fullmatch(FULL_NUMBER).any()
+
+
+def test_cohort_with_config(synth_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "promo.toml"
+    config.write_text('[points]\nmode = "summed"\nentry_cap = 3\n', encoding="utf-8")
+    out = tmp_path / "cohort"
+    assert (
+        main(
+            [
+                "cohort",
+                "--date",
+                "2026-11-27",
+                "--recharges",
+                str(synth_dir / "recharges.csv"),
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["points_mode"] == "summed" and summary["entry_cap"] == 3
+    assert read_participants(out / "participants.csv")["entries"].max() <= 3
+
+
+def test_cohort_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["cohort", "--date", "2026-11-27", "--out", str(tmp_path)]) == 2
+    assert "--recharges" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("transaction_id,phone,amount_ngn,timestamp\n", encoding="utf-8")
+    assert (
+        main(["cohort", "--date", "2026-11-27", "--recharges", str(bad), "--out", str(tmp_path)])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "msisdn" in err and "bad.csv" in err
+    with pytest.raises(SystemExit):
+        main(["cohort", "--date", "27/11/2026", "--out", str(tmp_path)])
+
+
+def test_posthog_source_without_settings_names_the_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("POSTHOG_API_KEY", "POSTHOG_PROJECT_ID", "POSTHOG_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert (
+        main(["cohort", "--source", "posthog", "--date", "2026-11-27", "--out", str(tmp_path)]) == 2
+    )
+    assert "POSTHOG_API_KEY" in capsys.readouterr().err
+
+
+def test_module_entry_point(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drawkit",
+            "synth",
+            "--subscribers",
+            "20",
+            "--end-date",
+            "2026-11-27",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "recharges" in done.stdout
