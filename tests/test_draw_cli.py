@@ -222,3 +222,32 @@ def test_a_summary_of_another_date_is_ignored(setup, capsys) -> None:
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     record = run_draw_cli(tmp_path, base, capsys)
     assert record.exclusions == {}
+
+
+def test_publish_to_local_results_is_safe_to_repeat(setup, capsys) -> None:
+    tmp_path, _, base = setup
+    record = run_draw_cli(tmp_path, base, capsys)
+    results = tmp_path / "results"
+    command = ["publish", record.draw_id, "--ledger", str(tmp_path / "ledger")]
+    command += ["--results-dir", str(results)]
+    capsys.readouterr()
+    assert main(command) == 0
+    events = len(record.winners) + 1  # one per winner or reserve, plus draw_completed
+    assert f"{events} event(s) sent, 0 already recorded" in capsys.readouterr().out
+    assert main(command) == 0
+    assert f"0 event(s) sent, {events} already recorded" in capsys.readouterr().out
+    lines = (results / "results.jsonl").read_text().splitlines()
+    assert len(lines) == events
+
+
+def test_participants_in_local_formats_are_normalised(setup, capsys) -> None:
+    tmp_path, participants, base = setup
+    record = run_draw_cli(tmp_path, base, capsys)
+    local = pd.read_csv(participants, dtype={"msisdn": str})
+    local["msisdn"] = "0" + local["msisdn"].str[4:]  # 0703... instead of +234703...
+    other = tmp_path / "local.csv"
+    local.to_csv(other, index=False)
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "record.json"), "--participants", str(other)]) == 0
+    assert "MATCH" in capsys.readouterr().out
+    assert record.participants == len(local)

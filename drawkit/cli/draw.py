@@ -29,6 +29,7 @@ from drawkit.draw import (
 from drawkit.errors import ConfigError, InputError, LedgerError
 from drawkit.msisdn import mask
 from drawkit.redact import register_secrets
+from drawkit.sources.local import LocalDataSource, read_participants
 
 DEFAULT_LEDGER = "ledger"
 DEFAULT_SECRET_ENV = "DRAWKIT_DRAW_SECRET"  # noqa: S105 - a variable name
@@ -172,14 +173,7 @@ def _secret(variable: str) -> bytes | None:
 
 
 def read_participants_file(path: Path) -> pd.DataFrame:
-    """Read a participants file (msisdn, entries) with the foundation's reader."""
-    try:
-        from drawkit.sources.local import read_participants
-    except ImportError:  # foundation not installed: plain CSV with the same columns
-        try:
-            return pd.read_csv(path, dtype={"msisdn": str})
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read participants file {path}: {exc}") from exc
+    """Read a participants file (msisdn, entries) with the local source's reader."""
     return read_participants(path)
 
 
@@ -209,8 +203,6 @@ def _cohort(args: argparse.Namespace, config: PromotionConfig) -> tuple[pd.DataF
         participants = read_participants_file(args.participants)
         return participants, summary_exclusions(args.participants, args.date, len(participants))
     if args.recharges is not None:
-        from drawkit.sources.local import LocalDataSource
-
         source = LocalDataSource(args.recharges, blacklist=args.blacklist, config=config)
     else:
         from drawkit.posthog import PostHogClient
@@ -301,8 +293,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """Send the record to the local results dir or PostHog (safe to repeat)."""
     record = _ledger_record(args.ledger, args.draw_id)
     if args.results_dir is not None:
-        from drawkit.sources.local import LocalDataSource
-
         empty = pd.DataFrame(columns=["transaction_id", "msisdn", "amount_ngn", "timestamp"])
         source = LocalDataSource(empty, results_dir=args.results_dir)
     else:
