@@ -78,7 +78,7 @@ class EmulatorServer:
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever, name="drawkit-emulator", daemon=True
+            target=httpd.serve_forever, args=(0.05,), name="drawkit-emulator", daemon=True
         )
         self._thread.start()
         return self
