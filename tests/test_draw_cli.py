@@ -10,6 +10,7 @@ import pytest
 
 from drawkit.cli import main
 from drawkit.draw import DrawRecord, Ledger
+from drawkit.msisdn import mask
 
 SECRET_HEX = "ab" * 32
 BEACON_HEX = "cd" * 32
@@ -87,6 +88,7 @@ def test_commit_draw_verify_round_trip(setup, capsys) -> None:
     out = capsys.readouterr().out
     assert "Grand winner 1" in out and "ticket" in out
     assert all(w.msisdn not in out for w in record.winners)  # masked on screen
+    assert all(f": {mask(w.msisdn)} (" in out for w in record.winners)  # masked once
     assert record.beacon_value == BEACON_HEX and record.secret == SECRET_HEX
     assert record.commitment.made_at_draw is False
     public = json.loads((tmp_path / "public.json").read_text())

@@ -11,6 +11,7 @@ import pytest
 
 from drawkit.config import PrizeTier, PromotionConfig
 from drawkit.draw import DrawRecord, Ledger, run_draw, verify_record
+from drawkit.msisdn import mask
 
 DAY = date(2026, 11, 24)
 SECRET = bytes.fromhex("11" * 32)
@@ -167,3 +168,10 @@ def test_recent_winner_exclusion_is_checked_against_the_ledger(tmp_path) -> None
     # the full eligible file and the drawn cohort (recent winners removed) both verify
     drawn_only = frame[~frame["msisdn"].isin(record.excluded_msisdns)]
     assert verify_record(record, drawn_only, ledger=ledger).ok
+
+
+def test_public_summary_masks_each_number_once(drawn) -> None:
+    record = drawn[0]
+    for text in (record.summary(), record.public().summary()):
+        assert all(f": {mask(w.msisdn)} (" in text for w in record.winners)
+        assert all(w.msisdn not in text for w in record.winners)

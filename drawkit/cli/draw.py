@@ -264,7 +264,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
         draw_id=args.draw_id,
         exclusions=exclusions,
     )
-    print(record.public().summary())
+    print(record.summary())  # summary() masks every number
     print(f"ledger: {args.ledger} (entry {record.sequence})")
     if args.record_out:
         _write_private(args.record_out, record.to_json())

@@ -257,13 +257,18 @@ class DrawRecord:
             lines.append(f"  exclusions: {parts}")
         for w in self.winners:
             lines.append(
-                f"  #{w.draw_order:>3} {w.tier} {w.role} {w.position}: {mask(w.msisdn)} "
+                f"  #{w.draw_order:>3} {w.tier} {w.role} {w.position}: {_shown(w.msisdn)} "
                 f"({w.entries:,} entries) ticket {w.ticket:,} of {w.total_tickets_at_pick:,}"
             )
         for s in self.shortfall:
             lines.append(f"  SHORT: {s.tier} {s.role}s: {s.drawn} of {s.wanted} drawn")
         lines.append(f"  record hash {self.record_hash}")
         return "\n".join(lines)
+
+
+def _shown(msisdn: str) -> str:
+    """A number masked for display; one already masked (a public copy) stays as it is."""
+    return msisdn if "*" in msisdn else mask(msisdn)
 
 
 def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
