@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from drawkit.config import PromotionConfig
 from drawkit.emulator import api
 from drawkit.emulator.faults import Faults
 from drawkit.emulator.protocol import ApiError, Request, not_found, validation_error
@@ -126,18 +127,19 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ data
 
-    def load_synth(self, data: Any, tz: str = "Africa/Lagos") -> dict[str, int]:
-        """Pre-load a ``drawkit.synth.SynthData`` (see :mod:`drawkit.emulator.loaders`)."""
+    def load_synth(self, data: Any, config: PromotionConfig | None = None) -> dict[str, Any]:
+        """Pre-load a ``drawkit.synth.SynthData`` as the capture upload would leave it
+        (event and property names, timezone from ``config``); returns counts."""
         from drawkit.emulator.loaders import load_synth
 
         self.synth = data
-        return load_synth(self.store, data, tz=tz)
+        return load_synth(self.store, data, config)
 
-    def load_dir(self, path: Any, tz: str = "Africa/Lagos") -> dict[str, int]:
-        """Pre-load exported files (recharges.csv|parquet, blacklist.csv) from a folder."""
+    def load_dir(self, path: Any, config: PromotionConfig | None = None) -> dict[str, Any]:
+        """Pre-load exported files (recharges.csv|parquet, blacklist.csv or persons.csv)."""
         from drawkit.emulator.loaders import load_dir
 
-        return load_dir(self.store, path, tz=tz)
+        return load_dir(self.store, path, config)
 
     def log(self, entry: dict[str, Any]) -> None:
         """Append a request record (thread-safe)."""

@@ -1,0 +1,76 @@
+"""`drawkit emulator` as a real process: prints where it listens, never the keys."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from drawkit.cli import main
+
+
+def _start(*args: str, env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drawkit", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("# faults"):
+            return process, lines
+    process.kill()
+    raise AssertionError(f"emulator did not start: {lines} {process.stderr.read()}")
+
+
+def test_cli_serves_synth_data_and_never_prints_keys(tmp_path):
+    env = {
+        **os.environ,
+        "POSTHOG_API_KEY": "phx_cli_test_secret_1234",
+        "POSTHOG_PROJECT_API_KEY": "phc_cli_test_secret_5678",
+        "POSTHOG_PROJECT_ID": "42",
+    }
+    process, lines = _start(
+        "--synth-subscribers", "40", "--synth-days", "2", "--synth-end-date", "2026-11-20",
+        env=env,
+    )  # fmt: skip
+    try:
+        output = "".join(lines)
+        url = next(line.split("=", 1)[1].strip() for line in lines if "POSTHOG_BASE_URL=" in line)
+        assert "export POSTHOG_PROJECT_ID=42" in output
+        assert "from the environment" in output
+        assert "secret" not in output
+        headers = {"Authorization": "Bearer phx_cli_test_secret_1234"}
+        project = requests.get(f"{url}/api/projects/42/", headers=headers, timeout=5)
+        assert project.status_code == 200
+        persons = requests.get(f"{url}/api/projects/42/persons/", headers=headers, timeout=5)
+        assert persons.json()["count"] == 40
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+    assert "secret" not in process.stderr.read()
+
+
+def test_cli_without_keys_names_the_variable(monkeypatch, capsys):
+    monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
+    monkeypatch.delenv("POSTHOG_PROJECT_API_KEY", raising=False)
+    assert main(["emulator", "--port", "0"]) == 2
+    assert "POSTHOG_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_cli_rejects_a_bad_fault_rate(monkeypatch, capsys):
+    monkeypatch.setenv("POSTHOG_API_KEY", "phx_x")
+    monkeypatch.setenv("POSTHOG_PROJECT_API_KEY", "phc_x")
+    assert main(["emulator", "--port", "0", "--error-rate", "1.5"]) == 2
+    assert "error_rate must be between 0 and 1" in capsys.readouterr().err
