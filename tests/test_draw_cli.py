@@ -158,7 +158,7 @@ def test_draw_event_promotes_a_reserve(setup, capsys) -> None:
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "Bundle prize 2: reserve 1" in out and "promoted" in out
+    assert "Bundle #2: reserve 1" in out and "promoted" in out
     events = Ledger(tmp_path / "ledger").events(record.draw_id)
     assert [e["event"] for e in events] == ["unreachable", "promoted"]
     assert events[0]["details"]["reason"] == "switched off"

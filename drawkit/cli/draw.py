@@ -327,16 +327,16 @@ def cmd_event(args: argparse.Namespace) -> int:
         if what == "promoted":
             reserve = record.winners_of(d["tier"], "reserve")[d["reserve_position"] - 1]
             print(
-                f"{d['tier']} prize {d['prize_position']}: reserve {d['reserve_position']} "
+                f"{d['tier']} #{d['prize_position']}: reserve {d['reserve_position']} "
                 f"({mask(reserve.msisdn)}) promoted"
             )
         elif what == "unfilled":
-            print(f"{d['tier']} prize {d['prize_position']}: no reserve left, prize unfilled")
+            print(f"{d['tier']} #{d['prize_position']}: no reserve left, prize unfilled")
         else:
             print(f"recorded: {d['tier']} {d['role']} {d['position']} {what}")
     now = standing(record, ledger.events(args.draw_id))
     for (tier, position), holder in sorted(now.holders.items()):
-        print(f"  {tier} prize {position}: {mask(holder.msisdn)} ({holder.role})")
+        print(f"  {tier} #{position}: {mask(holder.msisdn)} ({holder.role})")
     return 0
 
 
