@@ -25,6 +25,7 @@ from common import Figure  # noqa: E402
 def _load(path: Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # spawned benchmark children import it by name
     spec.loader.exec_module(module)
     return module
 
