@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from drawkit.config import PromotionConfig
 from drawkit.errors import InputError
-from drawkit.msisdn import normalize_series
+from drawkit.msisdn import e164_strings, national_numbers
 
 RECHARGE_COLUMNS = ("transaction_id", "msisdn", "amount_ngn", "timestamp")
 PARTICIPANT_COLUMNS = ("msisdn", "points", "entries")
@@ -266,7 +266,7 @@ def apply_rules(
     summary = EligibilitySummary(
         rows_in=n,
         rows_counted=int(np.count_nonzero(live)),
-        rows_excluded={r: int(np.count_nonzero(rule[valid] == i + 1)) for i, r in enumerate(RULES)},
+        rows_excluded=dict(zip(RULES, map(int, np.bincount(rule, minlength=5)[1:]), strict=True)),
         rows_rejected=rejected["reason"].value_counts().sort_index().astype(int).to_dict(),
         participants=len(participants),
         total_points=int(participants["points"].sum()),
@@ -370,19 +370,23 @@ def _blank_strings(values: Any) -> np.ndarray:
 
 
 def _person_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray, Checks]:
-    """Per row a participant code (-1 when invalid), the E.164 per code, rejection masks."""
+    """Per row a participant code (-1 when invalid); per code the national number (int64,
+    which sorts like E.164); the rejection masks. Numbers are checked once per spelling."""
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    e164, reason = normalize_series(pd.Series(uniques))
-    person_of_unique, persons = pd.factorize(e164, use_na_sentinel=True)
-    person = np.append(person_of_unique, -1).astype(np.int64)[codes]
-    reason_u = np.append(reason.fillna("").to_numpy(dtype=object), "missing phone number")
+    national, reason = national_numbers(pd.Series(uniques))
+    valid = national >= 0
+    person_of_unique = np.full(len(national), -1, dtype=np.int64)
+    found, persons = pd.factorize(national[valid])
+    person_of_unique[valid] = found
+    person = np.append(person_of_unique, -1)[codes]
     checks: Checks = []
     if (person < 0).any():
+        reason_u = np.append(reason.fillna("").to_numpy(dtype=object), "missing phone number")
         row_reason_code, reason_names = pd.factorize(reason_u)
         for i, name in enumerate(reason_names):
             if name:
                 checks.append((f"{INVALID_MSISDN}: {name}", (row_reason_code == i)[codes]))
-    return person, np.asarray(persons, dtype=object), checks
+    return person, np.asarray(persons, dtype=np.int64), checks
 
 
 def _amount_kobo(column: pd.Series) -> tuple[np.ndarray, Checks]:
@@ -555,13 +559,13 @@ def _conflicts(dup_pos: np.ndarray, first_pos: np.ndarray, *columns: np.ndarray)
 def _blacklisted_persons(
     persons: np.ndarray, blacklist: Iterable[object] | pd.Series | None
 ) -> np.ndarray:
-    """True per participant code whose number is on the blacklist (any spelling)."""
+    """True per participant (national number) on the blacklist, written in any spelling."""
     if blacklist is None or len(persons) == 0:
         return np.zeros(len(persons), dtype=bool)
     values = blacklist if isinstance(blacklist, pd.Series) else pd.Series(list(blacklist))
-    e164, _ = normalize_series(values.astype(object))
-    banned = set(e164.dropna().tolist())
-    return pd.Series(persons).isin(banned).to_numpy(dtype=bool)
+    _, uniques = pd.factorize(values)
+    national, _ = national_numbers(pd.Series(uniques))
+    return np.isin(persons, national[national >= 0])
 
 
 def _points(
@@ -589,11 +593,12 @@ def _participant_frame(persons: np.ndarray, points: np.ndarray, cap: int | None)
     keep = points >= 1
     if not keep.any():
         return empty_participants()
-    msisdn = np.asarray(persons, dtype=object)[keep]
-    pts = points[keep].astype(np.int64)
-    order = np.argsort(msisdn.astype(str), kind="stable")
+    national = persons[keep]
+    order = np.argsort(national, kind="stable")  # 10-digit numbers sort like their E.164
+    pts = points[keep].astype(np.int64)[order]
     entries = np.minimum(pts, cap) if cap is not None else pts
-    return pd.DataFrame({"msisdn": msisdn[order], "points": pts[order], "entries": entries[order]})
+    msisdn = e164_strings(national[order]).astype(object)
+    return pd.DataFrame({"msisdn": msisdn, "points": pts, "entries": entries})
 
 
 def _rows_with(

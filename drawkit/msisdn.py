@@ -104,12 +104,20 @@ def normalize_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     subscribers costs a few hundred thousand checks.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    unique_e164, unique_reason = _normalize_uniques(pd.Series(uniques))
-    e164_table = np.append(unique_e164.to_numpy(dtype=object), None)
+    national, unique_reason = national_numbers(pd.Series(uniques))
+    unique_e164 = e164_strings(national)
+    e164_table = np.append(np.where(national >= 0, unique_e164, None), None)
     reason_table = np.append(unique_reason.to_numpy(dtype=object), "missing phone number")
     e164 = pd.Series(e164_table[codes], index=values.index, dtype="string")
     reason = pd.Series(reason_table[codes], index=values.index, dtype="string")
     return e164, reason
+
+
+def e164_strings(national: np.ndarray) -> np.ndarray:
+    """E.164 strings (object array) for 10-digit national numbers (int64; -1 gives '')."""
+    digits = pa.array(np.where(national >= 0, national, 0)).cast(pa.string())
+    e164 = pc.binary_join_element_wise("+" + COUNTRY_CODE, digits, "")
+    return np.where(national >= 0, np.asarray(e164.to_numpy(zero_copy_only=False)), "")
 
 
 # The same rules as _national_number in RE2 syntax, for pyarrow's vectorised string kernels.
@@ -117,26 +125,33 @@ _SEPARATORS_RE2 = r"[\s\-./()\x{00A0}]"
 _NATIONAL_RE2 = r"^(?:\+234|00234|234)?0?(?P<national>\d{10})$"
 
 
-def _normalize_uniques(uniques: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Normalise distinct values: a fast vectorised path, phonenumbers for the rest."""
-    text = _arrow_text(uniques)
+def national_numbers(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Per value: the 10-digit national mobile number as int64 (-1 when invalid), and why
+    a value was rejected (``<NA>`` when accepted). Call it on distinct values.
+
+    Integers compare and sort like the E.164 strings they stand for (all have 10 digits),
+    so large columns can group and sort on them instead of on strings.
+    """
+    values = values.reset_index(drop=True)
+    text = _arrow_text(values)
     compact = pc.replace_substring_regex(text, pattern=_SEPARATORS_RE2, replacement="")
     national = pc.struct_field(pc.extract_regex(compact, pattern=_NATIONAL_RE2), [0])
     mobile = pc.match_substring_regex(national, pattern=f"^(?:{_mobile_pattern().pattern})$")
     valid = np.asarray(pc.fill_null(mobile, False), dtype=bool)
-    e164 = pc.binary_join_element_wise("+" + COUNTRY_CODE, national, "")
-    e164 = pd.Series(e164.to_pandas(), index=uniques.index, dtype="string").where(valid)
-    reason = pd.Series(pd.NA, index=uniques.index, dtype="string")
-    slow = ~valid
-    if slow.any():
+    numbers = np.asarray(pc.fill_null(national.cast(pa.int64()), -1), dtype=np.int64)
+    numbers = np.where(valid, numbers, -1)
+    reason = pd.Series(pd.NA, index=values.index, dtype="string")
+    slow = np.flatnonzero(~valid)
+    if len(slow):
         # Rejections (and odd spellings) take the exact scalar path for a precise reason.
-        slow_values = uniques[slow].astype(object)
+        slow_values = values.iloc[slow].astype(object)
         slow_reason = slow_values.map(invalid_reason)
-        accepted = slow_reason.isna()
+        accepted = slow_reason.isna().to_numpy()
         if accepted.any():
-            e164.loc[accepted[accepted].index] = slow_values[accepted].map(normalize)
-        reason.loc[slow_reason.index] = slow_reason.where(~accepted, pd.NA)
-    return e164.astype("string"), reason
+            e164 = slow_values[accepted].map(normalize)
+            numbers[slow[accepted]] = e164.str[len(COUNTRY_CODE) + 1 :].astype(np.int64)
+        reason.iloc[slow] = slow_reason.where(~accepted, pd.NA).to_numpy()
+    return numbers, reason
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:
