@@ -95,20 +95,25 @@ class EmulatorServer:
         self._httpd = None
         self._thread = None
 
+    def close(self) -> None:
+        """Stop serving and release the store (duckdb); the server is unusable afterwards."""
+        self.stop()
+        self.store.close()
+
     def serve_forever(self) -> None:
-        """Serve on the calling thread until interrupted (the CLI uses this)."""
+        """Serve on the calling thread until interrupted (the CLI uses this), then close."""
         self.start()
         try:
             while self._thread is not None and self._thread.is_alive():
                 self._thread.join(timeout=0.5)
         finally:
-            self.stop()
+            self.close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     @property
     def url(self) -> str:

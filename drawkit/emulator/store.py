@@ -323,6 +323,11 @@ class Store:
         with self.lock:
             return self.persons_by_id.get(person_id) or self.persons.get(person_id)
 
+    def close(self) -> None:
+        """Close the duckdb connection (the store is unusable afterwards)."""
+        with self.lock:
+            self.conn.close()
+
     def execute(self, sql: str) -> duckdb.DuckDBPyConnection:
         """Run SQL (already translated) on synced tables; the caller holds :attr:`lock`."""
         self.sync()

@@ -32,7 +32,7 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 @pytest.fixture(scope="session")
