@@ -21,7 +21,9 @@ import pandas as pd
 import pytest
 from reliability_support import child_env
 
-from drawkit.draw import DrawRecord, Ledger, verify_record
+from drawkit.draw import DrawRecord, Ledger, publish, verify_record
+from drawkit.sources.base import completed_uuid, winner_uuid
+from drawkit.sources.local import LocalDataSource
 
 pytestmark = pytest.mark.reliability
 
@@ -160,4 +162,146 @@ def test_concurrent_draws_of_one_id_give_one_record(inputs, tmp_path: Path, reli
         rounds * width,
         "one commitment and one record per ledger; every process returned that record "
         "(same hash, reference winners)",
+    )
+
+
+# ------------------------------------------------------------------ publishing
+
+
+def expected_uuids(record: DrawRecord) -> set[str]:
+    return {completed_uuid(record.draw_id)} | {
+        winner_uuid(record.draw_id, w.tier, w.role, w.position) for w in record.winners
+    }
+
+
+def local_source(results_dir: Path) -> LocalDataSource:
+    empty = pd.DataFrame(columns=["transaction_id", "msisdn", "amount_ngn", "timestamp"])
+    return LocalDataSource(empty, results_dir=results_dir)
+
+
+def jsonl_uuids(path: Path) -> list[str]:
+    return [json.loads(line)["uuid"] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("first", [0, 3])
+@pytest.mark.parametrize("torn", [False, True], ids=["clean-kill", "torn-line"])
+def test_local_publish_killed_midway_completes_with_each_event_once(
+    first: int,
+    torn: bool,
+    inputs,
+    tmp_path: Path,
+    reliability,  # noqa: ANN001
+) -> None:
+    csv, reference = inputs
+    results = tmp_path / "results"
+    spec = {
+        "ledger": str(tmp_path / "ledger"),
+        "participants": str(csv),
+        "draw_id": DRAW_ID,
+        "publish": "local",
+        "results_dir": str(results),
+        "publish_first": first,
+    }
+    kill_at("published_part", spec, tmp_path)
+    path = results / "results.jsonl"
+    assert len(jsonl_uuids(path)) == first + 1  # draw_completed + the first winners
+    if torn:  # the kill landed in the middle of writing a line
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write('{"event": "draw_winner", "uuid": "')
+    record = Ledger(tmp_path / "ledger").get(DRAW_ID)
+    same_draw(record, reference)
+    report = publish(record, local_source(results))
+    assert report.sent == len(record.winners) - first
+    again = publish(record, local_source(results))
+    assert again.sent == 0
+    uuids = jsonl_uuids(path)
+    assert sorted(uuids) == sorted(expected_uuids(record)), "an event is missing or doubled"
+    published = local_source(results).get_published_results(DRAW_ID)
+    assert len(published) == len(record.winners) + 1
+    reliability.add(
+        "crash safety: publish (local results)",
+        f"SIGKILL after {first} of {len(record.winners)} winner events were written"
+        + (", with a torn half-written last line" if torn else "")
+        + "; publish re-run twice",
+        1,
+        "results.jsonl ends with every event exactly once (draw_completed + each winner); "
+        "the second re-run sends nothing",
+    )
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    from drawkit.emulator import EmulatorServer
+    from drawkit.emulator import server as emulator_server
+
+    # See test_reliability_faults.py: avoids a 40 ms Nagle/delayed-ACK stall per request.
+    monkeypatch.setattr(emulator_server._Handler, "disable_nagle_algorithm", True)
+    server = EmulatorServer(calculation_seconds=0.0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_posthog_publish_killed_midway_completes_with_each_event_once(
+    inputs,
+    emulator,
+    tmp_path: Path,
+    reliability,  # noqa: ANN001
+) -> None:
+    from drawkit.posthog import PostHogClient
+    from drawkit.sources.posthog import PostHogDataSource
+
+    csv, reference = inputs
+    spec = {
+        "ledger": str(tmp_path / "ledger"),
+        "participants": str(csv),
+        "draw_id": DRAW_ID,
+        "publish": "posthog",
+        "publish_first": 4,
+    }
+    marker = tmp_path / "at-published_part"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            str(CHILD),
+            json.dumps({**spec, "stop_at": "published_part", "marker": str(marker)}),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(**emulator.env()),
+    )
+    wait_for(marker, child)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+
+    def draw_event_uuids() -> list[str]:
+        events = emulator.store.events
+        return list(events.loc[events["event"].isin(["draw_completed", "draw_winner"]), "uuid"])
+
+    assert len(draw_event_uuids()) == 5
+    record = Ledger(tmp_path / "ledger").get(DRAW_ID)
+    same_draw(record, reference)
+    client = PostHogClient(
+        emulator.url, emulator.api_key, emulator.project_id, emulator.project_api_key
+    )
+    source = PostHogDataSource(client, crash_child.CONFIG)
+    report = publish(record, source)
+    assert report.sent == len(record.winners) - 4
+    assert publish(record, source).sent == 0
+    uuids = draw_event_uuids()
+    assert sorted(uuids) == sorted(expected_uuids(record))
+    assert emulator.store.duplicates_dropped == 0, "a draw event was sent twice"
+    published = source.get_published_results(DRAW_ID)
+    assert len(published) == len(record.winners) + 1
+    client.close()
+    reliability.add(
+        "crash safety: publish (PostHog emulator)",
+        f"SIGKILL after 4 of {len(record.winners)} winner events were captured; publish "
+        "re-run twice from a new process",
+        1,
+        "each draw event in PostHog exactly once, none re-sent (uuids already recorded are "
+        "skipped); the second re-run sends nothing",
     )
