@@ -232,17 +232,38 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload, headers)
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > BATCH_BODY_LIMIT:
-            self.close_connection = True
-            raise validation_error("Request body is too large", code="event_too_big")
-        body = self.rfile.read(length) if length else b""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            body = self._read_chunked()
+        else:
+            body = self._read_sized()
         if body[:2] == b"\x1f\x8b":
             try:
                 body = gzip.decompress(body)
             except (OSError, EOFError, zlib.error) as exc:
                 raise validation_error(f"Cannot decompress gzip body: {exc}") from exc
         return body
+
+    def _read_chunked(self) -> bytes:
+        chunks, total = [], 0
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > BATCH_BODY_LIMIT:
+                self.close_connection = True
+                raise validation_error("Request body is too large", code="event_too_big")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _read_sized(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > BATCH_BODY_LIMIT:
+            self.close_connection = True
+            raise validation_error("Request body is too large", code="event_too_big")
+        return self.rfile.read(length) if length else b""
 
     def _drop(self) -> None:
         self.close_connection = True

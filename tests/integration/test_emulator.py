@@ -147,6 +147,21 @@ def test_gzip_batch_is_accepted(emulator):
     assert emulator.store.event_count() == 1000
 
 
+def test_chunked_gzip_body_is_accepted(emulator):
+    body = json.dumps(
+        {"api_key": emulator.project_api_key, "batch": [_event(i) for i in range(50)]}
+    )
+    packed = gzip.compress(body.encode())
+
+    def chunks():
+        yield packed[:100]
+        yield packed[100:]
+
+    response = requests.post(f"{emulator.url}/batch/", data=chunks(), timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert emulator.store.event_count() == 50
+
+
 def test_events_with_a_stored_uuid_are_deduplicated(emulator):
     events = [_event(i) for i in range(3)]
     assert _capture(emulator, events).status_code == 200
