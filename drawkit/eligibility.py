@@ -97,7 +97,7 @@ class DrawWindow:
 
 def draw_window(config: PromotionConfig, draw_date: date) -> DrawWindow:
     """The window of the draw on ``draw_date``: see the module docstring."""
-    day = draw_date.date() if isinstance(draw_date, datetime) else draw_date
+    day = as_date(draw_date)
     cutoff = datetime.combine(day, config.cutoff_time, tzinfo=config.tz)
     if config.window == "daily":
         start: datetime | None = cutoff - timedelta(days=1)
@@ -106,6 +106,18 @@ def draw_window(config: PromotionConfig, draw_date: date) -> DrawWindow:
     else:
         start = None
     return DrawWindow(start.astimezone(UTC) if start is not None else None, cutoff.astimezone(UTC))
+
+
+def as_date(value: date | str) -> date:
+    """A draw date from a date, a datetime (its date) or an ISO string (YYYY-MM-DD)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InputError(f"draw date must be YYYY-MM-DD, got {value!r}") from exc
 
 
 # ------------------------------------------------------------------------------ result
@@ -216,6 +228,7 @@ def apply_rules(
     column is missing; bad values never raise, they are rejected row by row.
     """
     _require_columns(recharges, RECHARGE_COLUMNS, "recharges")
+    draw_date = as_date(draw_date)
     window = draw_window(config, draw_date)
     n = len(recharges)
     tx_codes, tx_missing = _transaction_codes(recharges["transaction_id"])

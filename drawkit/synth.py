@@ -42,6 +42,9 @@ BAD_NUMBERS = ("12345", "+447911123456", "01234567", "0803123", "not given", "")
 BAD_AMOUNTS = ("abc", "N/A", "-100", "0", "")
 BAD_TIMESTAMPS = ("yesterday", "26/11/2026 10:00", "2026-13-45T25:00:00", "")
 STRING = pd.StringDtype("pyarrow")
+COLUMNS = ("transaction_id", "msisdn", "amount_ngn", "timestamp", "channel")
+CHANNELS = ["ussd", "app", "web", "pos"]
+CHUNK = 1_000_000  # rows formatted at a time: bounds the temporary memory
 
 
 @dataclass(frozen=True)
@@ -82,32 +85,62 @@ def generate(
     n = len(owner)
     cutoff = pd.Timestamp.combine(end_date, config.cutoff_time).tz_localize(config.tz)
     span = days * 86_400
-    offsets = rng.integers(0, span, n)  # seconds after the window start
-    late = rng.random(n) < late_share
-    offsets[late] = span + rng.integers(0, 3600, int(late.sum()))
-    seconds = int(cutoff.tz_convert("UTC").value // 10**9) - span + offsets
-    order = np.argsort(seconds, kind="stable")  # exports come in time order
-    owner, seconds = owner[order], seconds[order]
-    amounts = rng.choice(DENOMINATIONS, size=n, p=DENOMINATION_WEIGHTS / DENOMINATION_WEIGHTS.sum())
-
-    dup = np.flatnonzero(rng.random(n) < duplicate_share)
-    rows = np.sort(np.concatenate([np.arange(n), dup]), kind="stable")  # copy right after
-    channels = np.array(["ussd", "app", "web", "pos"])
-    columns = {
-        "transaction_id": _transaction_ids(rows, seed),
-        "msisdn": _spelled_numbers(rng, national[owner[rows]]),
-        "amount_ngn": pa.array(amounts[rows].astype(str)),
-        "timestamp": _timestamps(rng, seconds[rows], config),
-        "channel": pa.array(rng.choice(channels, len(rows))),
-    }
-    _spoil(rng, columns, bad_share)
-    frame = pd.DataFrame({name: _strings(values) for name, values in columns.items()})
+    offsets = rng.integers(0, span, n, dtype=np.int32)  # seconds after the window start
+    late = np.flatnonzero(rng.random(n) < late_share)
+    offsets[late] = span + rng.integers(0, 3600, len(late), dtype=np.int32)
+    order = np.argsort(offsets, kind="stable")  # exports come in time order
+    owner, offsets = owner[order], offsets[order]
+    del order
+    start = int(cutoff.tz_convert("UTC").value // 10**9) - span
+    # Per recharge: denomination index (high bits) and channel (low 2 bits), one byte.
+    weights = DENOMINATION_WEIGHTS / DENOMINATION_WEIGHTS.sum()
+    denomination = rng.choice(len(DENOMINATIONS), size=n, p=weights).astype(np.uint8)
+    kinds = (denomination << 2) | rng.integers(0, len(CHANNELS), n, dtype=np.uint8)
+    del denomination
+    copies = 1 + (rng.random(n) < duplicate_share)  # a duplicate follows its original
+    rows = np.repeat(np.arange(n, dtype=np.int64), copies)
+    del copies
+    chunks = [
+        _chunk(np.random.default_rng([seed, i]), rows[i : i + CHUNK], owner, offsets, kinds, start,
+               national, seed, config, bad_share)
+        for i in range(0, len(rows), CHUNK)
+    ]  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            name: _strings(pa.chunked_array([c[name] for c in chunks], type=pa.string()))
+            for name in COLUMNS
+        }
+    )
     persons = pd.DataFrame(
         {"msisdn": _strings(_e164(national)), "blacklisted": blacklisted}
     ).sort_values("msisdn", ignore_index=True)
     listed = national[blacklisted]
     blacklist = pd.Series(_strings(_spelled_numbers(rng, listed)), name="msisdn")
     return SynthData(frame, blacklist, persons)
+
+
+def _chunk(
+    rng: np.random.Generator,
+    rows: np.ndarray,
+    owner: np.ndarray,
+    offsets: np.ndarray,
+    kinds: np.ndarray,
+    start: int,
+    national: np.ndarray,
+    seed: int,
+    config: PromotionConfig,
+    bad_share: float,
+) -> dict[str, pa.Array]:
+    """The string columns of one slice of rows (bounded temporary memory)."""
+    columns = {
+        "transaction_id": _transaction_ids(rows, seed),
+        "msisdn": _spelled_numbers(rng, national[owner[rows]]),
+        "amount_ngn": pa.array(DENOMINATIONS[kinds[rows] >> 2]).cast(pa.string()),
+        "timestamp": _timestamps(rng, start + offsets[rows].astype(np.int64), config),
+        "channel": pa.array(CHANNELS).take(pa.array(kinds[rows] & 3)),
+    }
+    _spoil(rng, columns, bad_share)
+    return columns
 
 
 def write_synth(data: SynthData, out_dir: str | Path, fmt: str = "csv") -> dict[str, Path]:
@@ -148,11 +181,11 @@ def _recharge_owners(
     sigma = 1.0
     rates = rng.lognormal(mean=np.log(per_day) - sigma**2 / 2, sigma=sigma, size=subscribers)
     counts = rng.poisson(rates * days)
-    return np.repeat(np.arange(subscribers, dtype=np.int64), counts)
+    return np.repeat(np.arange(subscribers, dtype=np.int32), counts)
 
 
-def _strings(values: np.ndarray | pa.Array) -> pd.Series:
-    return pd.Series(pd.array(values, dtype=STRING))
+def _strings(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(values))
 
 
 def _e164(national: np.ndarray) -> pa.Array:

@@ -54,6 +54,12 @@ def test_daily_window_is_the_24_hours_before_midnight_lagos() -> None:
     assert window.start == datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
 
 
+def test_draw_date_as_text() -> None:
+    assert draw_window(CONFIG, "2026-11-27") == draw_window(CONFIG, DRAW)
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        draw_window(CONFIG, "27/11/2026")
+
+
 def test_cumulative_window_starts_at_start_date_and_custom_cutoff_time() -> None:
     config = replace(
         CONFIG, window="cumulative", start_date=date(2026, 11, 1), cutoff_time=time(18, 30)
@@ -144,9 +150,7 @@ def test_numbers_in_any_spelling_are_one_participant() -> None:
 
 def test_naira_per_point_is_configurable() -> None:
     rows = [("t1", A, "250", "2026-11-26T12:00:00")]
-    assert points_of(apply_rules(frame(rows), replace(CONFIG, naira_per_point=50), DRAW)) == {
-        A: 5
-    }
+    assert points_of(apply_rules(frame(rows), replace(CONFIG, naira_per_point=50), DRAW)) == {A: 5}
 
 
 # ------------------------------------------------------------------ duplicates, blacklist
@@ -289,9 +293,7 @@ def test_participants_satisfy_the_schema_and_are_sorted() -> None:
 
 
 def test_participants_from_points_merges_spellings_and_applies_rules() -> None:
-    points = pd.DataFrame(
-        {"msisdn": ["08031234567", A, B, C, "junk"], "points": [3, 2, 0, 700, 5]}
-    )
+    points = pd.DataFrame({"msisdn": ["08031234567", A, B, C, "junk"], "points": [3, 2, 0, 700, 5]})
     participants, excluded = participants_from_points(
         points, replace(CONFIG, entry_cap=500), blacklist=["0805 123 4569"]
     )
@@ -313,8 +315,18 @@ def points_of_frame(participants: pd.DataFrame) -> dict[str, tuple[int, int]]:
 # ------------------------------------------------------------------ properties
 
 NUMBERS = st.sampled_from(
-    ["08031234567", "+2348031234567", "8051234569", "2348051234569", "0703 000 1111",
-     "12345", "", None, "+447911123456", "09012345678"]
+    [
+        "08031234567",
+        "+2348031234567",
+        "8051234569",
+        "2348051234569",
+        "0703 000 1111",
+        "12345",
+        "",
+        None,
+        "+447911123456",
+        "09012345678",
+    ]
 )
 AMOUNTS = st.one_of(
     st.sampled_from(["100", "99", "250", "0", "-5", "abc", "", None, "1e3", "100.5"]),
@@ -322,8 +334,16 @@ AMOUNTS = st.one_of(
 )
 STAMPS = st.one_of(
     st.sampled_from(
-        ["2026-11-26T23:59:59", "2026-11-26T23:00:00Z", "2026-11-27T00:00:00", "garbage",
-         "", None, "2026-11-26T12:00:00+01:00", "2030-01-01T00:00:00Z"]
+        [
+            "2026-11-26T23:59:59",
+            "2026-11-26T23:00:00Z",
+            "2026-11-27T00:00:00",
+            "garbage",
+            "",
+            None,
+            "2026-11-26T12:00:00+01:00",
+            "2030-01-01T00:00:00Z",
+        ]
     ),
     st.datetimes(datetime(2026, 11, 24), datetime(2026, 11, 28)).map(lambda d: d.isoformat()),
 )

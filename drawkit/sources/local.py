@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from drawkit.config import PromotionConfig
 from drawkit.eligibility import RECHARGE_COLUMNS, EligibilityResult, apply_rules
@@ -87,14 +88,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(path)
-    for column in frame.columns:  # numbers and text alike become text, as from a CSV
-        if not pd.api.types.is_datetime64_any_dtype(frame[column]):
-            if pd.api.types.is_object_dtype(frame[column]) or pd.api.types.is_string_dtype(
-                frame[column]
-            ):
-                frame[column] = frame[column].astype(STRING)
-    return frame
+    """Text columns as Arrow-backed strings (never millions of Python objects)."""
+    table = pq.read_table(path)
+    mapping = {pa.string(): STRING, pa.large_string(): STRING}
+    return table.to_pandas(types_mapper=mapping.get)
 
 
 def _first_line(exc: BaseException) -> str:
