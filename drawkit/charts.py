@@ -104,9 +104,16 @@ def row_accounting(counts: Mapping[str, int]) -> Figure:
     bars = ax.barh(labels, values, color=FILL)
     ax.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3, fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlabel("recharge rows")
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) > 20 * min(positive):
+        ax.set_xscale("log")  # one outcome dominates: keep the small ones visible
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("recharge rows (log scale)")
+    else:
+        ax.set_xlabel("recharge rows")
     ax.set_ylabel("outcome")
     ax.xaxis.set_major_formatter(_THOUSANDS)
+    ax.set_xlim(right=max(values, default=1) * (4 if ax.get_xscale() == "log" else 1.15))
     ax.grid(True, axis="x", alpha=0.3)
     return fig
 

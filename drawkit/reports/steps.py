@@ -9,6 +9,7 @@ import html
 import json
 import logging
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -82,12 +83,15 @@ def table(frame: pd.DataFrame, caption: str | None = None, decimals: int = 3) ->
     styler = styler.set_table_styles(
         [
             {"selector": "th", "props": "text-align: left; padding: 4px 10px;"},
-            {"selector": "td", "props": "text-align: left; padding: 4px 10px;"},
+            {"selector": "td", "props": "padding: 4px 10px;"},
             {"selector": "caption", "props": "text-align: left; font-weight: bold;"},
         ]
     )
+    text = [c for c in frame.columns if c not in numeric]
     if numeric:
         styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
+    if text:
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
     return styler.set_caption(caption) if caption else styler
 
 
@@ -169,7 +173,7 @@ def row_outcomes(summary: Any) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["outcome", "rule or reason", "rows"])
     frame["rows"] = frame["rows"].astype(np.int64)
     total = max(int(frame["rows"].sum()), 1)
-    frame["share"] = frame["rows"] / total
+    frame["share"] = (frame["rows"] / total).map("{:.1%}".format)
     return frame
 
 
@@ -231,10 +235,15 @@ def _private_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def _access(mode: int) -> str:
+    text = stat.filemode(mode)
+    return f"{text} (owner only)" if mode & 0o077 == 0 else text
+
+
 def files_table(paths: dict[str, Path], params: ReportParams) -> pd.DataFrame:
     """Written files relative to the report folder, with their permissions."""
     rows = [
-        (name, str(path.relative_to(params.output_dir)), oct(path.stat().st_mode & 0o777))
+        (name, str(path.relative_to(params.output_dir)), _access(path.stat().st_mode))
         for name, path in paths.items()
     ]
     return pd.DataFrame(rows, columns=["file", "path in the report folder", "permissions"])
