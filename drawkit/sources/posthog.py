@@ -105,7 +105,7 @@ class HogQLBuilder:
         the first rejection reason that applies (``'ok'`` for a valid row)."""
         cast = (
             "SELECT msisdn, ts, ifNull(toString(tid_raw), '') AS tid, "
-            "toString(amount_raw) AS amount_text, toFloatOrNull(amount_raw) AS amount, "
+            "toString(amount_raw) AS amount_text, toFloatOrNull(toString(amount_raw)) AS amount, "
             f"ifNull(toString(banned_raw), '') = 'true' AS banned FROM ({self.base()})"
         )
         reason = (
@@ -133,13 +133,13 @@ class HogQLBuilder:
         unit = self.config.naira_per_point * 100
         kobo = "round(amount * 100)"
         if self.config.points_mode == "summed":
-            points, rows = f"floor(sum({kobo}) / {unit})", "count()"
+            points, counted = f"floor(sum({kobo}) / {unit})", "count()"
         else:
             points = f"sum(floor({kobo} / {unit}))"
-            rows = f"countIf(floor({kobo} / {unit}) >= 1)"
+            counted = f"countIf(floor({kobo} / {unit}) >= 1)"
         who = f"msisdn = {_q(msisdn)}" if msisdn is not None else f"msisdn > {_q(after)}"
         return (
-            f"SELECT msisdn, {points} AS points, {rows} AS rows "
+            f"SELECT msisdn, {points} AS points, {counted} AS counted_rows "
             f"FROM ({self.grouped(window)}) "
             f"WHERE reason = {_q(_OK)} AND inside AND NOT banned AND {who} "
             f"GROUP BY msisdn ORDER BY msisdn LIMIT {int(limit)}"
@@ -148,7 +148,7 @@ class HogQLBuilder:
     def accounting(self, window: DrawWindow) -> str:
         """Per reason: rows, distinct ids, rows outside the window / blacklisted / candidate."""
         return (
-            "SELECT reason, sum(n) AS rows, count() AS tids, "
+            "SELECT reason, sum(n) AS row_count, count() AS tids, "
             "countIf(NOT inside) AS outside, countIf(inside AND banned) AS banned_rows, "
             "uniqExact(if(inside AND banned, msisdn, NULL)) AS banned_people, "
             "countIf(inside AND NOT banned) AS candidates "
@@ -233,15 +233,16 @@ class PostHogDataSource:
         points = (
             pd.concat(pages, ignore_index=True)
             if pages
-            else pd.DataFrame({"msisdn": [], "points": [], "rows": []})
+            else pd.DataFrame({"msisdn": [], "points": [], "counted_rows": []})
         )
         points["points"] = pd.to_numeric(points["points"]).fillna(0).astype(np.int64)
-        points["rows"] = pd.to_numeric(points["rows"]).fillna(0).astype(np.int64)
+        points["counted_rows"] = pd.to_numeric(points["counted_rows"]).fillna(0).astype(np.int64)
         participants, dropped = participants_from_points(points[["msisdn", "points"]],
                                                          self.config)
-        counted = int(points.loc[points["msisdn"].isin(participants["msisdn"]), "rows"].sum())
+        included = points["msisdn"].isin(participants["msisdn"])
+        counted = int(points.loc[included, "counted_rows"].sum())
         valid_msisdn = points["msisdn"].map(_is_e164)
-        invalid_rows = int(points.loc[~valid_msisdn, "rows"].sum())
+        invalid_rows = int(points.loc[~valid_msisdn, "counted_rows"].sum())
         acc = self.client.query(self.hogql.accounting(window)).to_frame()
         summary = _summary(acc, participants, dropped, counted, invalid_rows, window,
                            draw_date, self.config)
@@ -358,10 +359,10 @@ class PostHogDataSource:
         """Recorded events of ``draw_id``: event, uuid, msisdn (E.164; '' for the summary),
         msisdn_masked, tier, role, position, ticket, in draw order."""
         query = (
-            "SELECT eid, event, distinct_id, tier, role, position, ticket, draw_order "
+            "SELECT eid, event, distinct_id, tier, role, pos, ticket, draw_order "
             "FROM (SELECT toString(uuid) AS eid, event, distinct_id, "
             "properties.draw_id AS draw, properties.tier AS tier, properties.role AS role, "
-            "properties.position AS position, properties.ticket AS ticket, "
+            "properties.position AS pos, properties.ticket AS ticket, "
             "properties.draw_order AS draw_order FROM events WHERE event IN "
             f"({', '.join(_q(e) for e in DRAW_EVENTS)})) WHERE draw = {_q(draw_id)} "
             f"LIMIT {PAGE_SIZE}"
@@ -378,7 +379,7 @@ class PostHogDataSource:
                 ),
                 "tier": raw["tier"].fillna("").astype(str),
                 "role": raw["role"].fillna("").astype(str),
-                "position": pd.to_numeric(raw["position"]).fillna(0).astype(np.int64),
+                "position": pd.to_numeric(raw["pos"]).fillna(0).astype(np.int64),
                 "ticket": pd.to_numeric(raw["ticket"]).astype("Int64"),
                 "draw_order": pd.to_numeric(raw["draw_order"]).fillna(0).astype(np.int64),
             }
@@ -428,18 +429,18 @@ def _summary(
     def n(row: Any, key: str) -> int:
         return 0 if row is None else int(row[key] or 0)
 
-    rejected = {reason: n(row, "rows") for reason, row in by.items() if reason != _OK}
+    rejected = {reason: n(row, "row_count") for reason, row in by.items() if reason != _OK}
     if invalid_rows:
         rejected[INVALID_MSISDN] = invalid_rows
     candidates = n(ok, "candidates")
     excluded = {
-        DUPLICATE: n(ok, "rows") - n(ok, "tids"),
+        DUPLICATE: n(ok, "row_count") - n(ok, "tids"),
         OUTSIDE_WINDOW: n(ok, "outside"),
         BLACKLISTED: n(ok, "banned_rows"),
         UNDER_ONE_POINT: candidates - counted - invalid_rows,
     }
     return EligibilitySummary(
-        rows_in=int(sum(n(row, "rows") for row in by.values())),
+        rows_in=int(sum(n(row, "row_count") for row in by.values())),
         rows_counted=counted,
         rows_excluded=excluded,
         rows_rejected=dict(sorted(rejected.items())),
