@@ -261,7 +261,8 @@ class Transport:
         if error is None:
             error = self._default_error(status, detail, endpoint, url)
         error.endpoint, error.status = endpoint, status
-        logger.warning("%s status=%s failed: %s", endpoint, status, redact(str(error)))
+        # The caller gets the error; -v shows it here too (a 404 can be an expected answer).
+        logger.debug("%s status=%s failed: %s", endpoint, status, redact(str(error)))
         raise error
 
     def _wait(self, state: RetryCallState) -> float:
