@@ -6,7 +6,8 @@ Every input row ends in exactly one place:
 
 * **rejected** (the row is invalid), with a ``reason``: ``missing_transaction_id``,
   ``invalid_msisdn: <why>``, ``missing_amount``, ``non_numeric_amount``,
-  ``non_positive_amount``, ``missing_timestamp``, ``unreadable_timestamp``
+  ``non_positive_amount``, ``amount_too_large`` (over ₦1,000,000,000),
+  ``missing_timestamp``, ``unreadable_timestamp``
   (the first that applies, in this order);
 * **excluded** by a named ``rule`` (checked in this order): ``duplicate_transaction``,
   ``outside_window``, ``blacklisted``, ``under_1_point``;
@@ -64,6 +65,8 @@ INVALID_MSISDN = "invalid_msisdn"
 MISSING_AMOUNT = "missing_amount"
 NON_NUMERIC_AMOUNT = "non_numeric_amount"
 NON_POSITIVE_AMOUNT = "non_positive_amount"
+AMOUNT_TOO_LARGE = "amount_too_large"  # over MAX_AMOUNT_NGN: a unit or typing error
+MAX_AMOUNT_NGN = 1_000_000_000
 MISSING_TIMESTAMP = "missing_timestamp"
 UNREADABLE_TIMESTAMP = "unreadable_timestamp"
 # Participant-level exclusion of the points path (a number that is not a mobile number).
@@ -417,13 +420,15 @@ def _amount_kobo(column: pd.Series) -> tuple[np.ndarray, Checks]:
         missing = blank[codes]
         non_numeric = ~missing & ~np.isfinite(values)
     non_positive = np.isfinite(values) & (values <= 0)
-    good = ~(missing | non_numeric | non_positive)
+    too_large = np.isfinite(values) & (values > MAX_AMOUNT_NGN)
+    good = ~(missing | non_numeric | non_positive | too_large)
     kobo = np.zeros(len(values), dtype=np.int64)
     kobo[good] = np.round(values[good] * 100).astype(np.int64)
     checks = [
         (MISSING_AMOUNT, missing),
         (NON_NUMERIC_AMOUNT, non_numeric),
         (NON_POSITIVE_AMOUNT, non_positive),
+        (AMOUNT_TOO_LARGE, too_large),
     ]
     return kobo, checks
 

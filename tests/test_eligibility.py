@@ -210,6 +210,8 @@ def test_invalid_rows_are_rejected_with_a_reason() -> None:
         ("t8", A, "100", None),
         ("t9", A, "100", "26/11/2026 08:00"),
         ("t10", None, "100", "2026-11-26T08:00:00"),
+        ("t11", A, "1e300", "2026-11-26T08:00:00"),
+        ("t12", A, "inf", "2026-11-26T08:00:00"),
     ]
     result = apply_rules(frame(rows), CONFIG, DRAW)
     reasons = list(result.rejected["reason"])
@@ -224,6 +226,7 @@ def test_invalid_rows_are_rejected_with_a_reason() -> None:
         "unreadable_timestamp",
     ]
     assert reasons[9] == "invalid_msisdn: missing phone number"
+    assert reasons[10:] == ["amount_too_large", "non_numeric_amount"]
     assert result.participants.empty
     assert sum(result.summary.rows_rejected.values()) == len(rows)
     # Rejected rows keep their input columns unchanged.
