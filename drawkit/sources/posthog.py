@@ -7,7 +7,8 @@ Two strategies give the same participants:
   blacklisted persons left out; a second query accounts for every recharge event.
 * ``"cohort"``: the daily cohort is built (or reused), its persons are paged through, their
   recharge events in the window are fetched with HogQL, and the local eligibility rules
-  run on them (:func:`drawkit.eligibility.apply_rules`).
+  run on them (:func:`drawkit.eligibility.apply_rules`). Its summary accounts for the
+  members' events inside the window only (the cohort has already left out the rest).
 
 HogQL notes: property reads sit alone in the innermost SELECT and are cast one level up
 (both PostHog and the emulator read JSON properties as text). Duplicate transaction ids
