@@ -27,6 +27,7 @@ from drawkit.emulator import api
 from drawkit.emulator.faults import Faults
 from drawkit.emulator.protocol import ApiError, Request, not_found, validation_error
 from drawkit.emulator.store import Store
+from drawkit.redact import redact
 
 ALL_SCOPES = ("*",)
 BATCH_BODY_LIMIT = 20 * 1024 * 1024
@@ -205,7 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        entry: dict[str, Any] = {"method": method, "path": path, "status": None, "fault": None}
+        entry: dict[str, Any] = {
+            "method": method, "path": redact(path), "status": None, "fault": None
+        }  # fmt: skip
         started = time.monotonic()
         try:
             body = self._read_body()
@@ -351,9 +354,7 @@ def _fault_error(status: int, retry_after: int, path: str) -> ApiError:
             headers={"Retry-After": str(retry_after)},
         )  # fmt: skip
     detail = (
-        "transient error, please retry"
-        if CAPTURE_PATHS.match(path)
-        else "A server error occurred."
+        "transient error, please retry" if CAPTURE_PATHS.match(path) else "A server error occurred."
     )
     return ApiError(status, "server_error", "error", detail)
 

@@ -756,6 +756,26 @@ def test_request_log_never_holds_keys(emulator):
     }
 
 
+def test_request_log_masks_phone_numbers_in_paths(emulator):
+    _capture(emulator, [_event(1)])
+    number = _event(1)["distinct_id"]
+    found = requests.get(
+        _api(emulator, f"persons/{number}/"), headers=_auth(emulator), timeout=TIMEOUT
+    )
+    assert found.status_code == 200
+    assert number not in json.dumps(emulator.request_log)
+
+
+def test_answers_are_not_held_back_by_nagle(emulator):
+    with requests.Session() as session:
+        session.get(_api(emulator, "cohorts/"), headers=_auth(emulator), timeout=TIMEOUT)
+        started = time.monotonic()
+        for _ in range(50):
+            session.get(_api(emulator, "cohorts/"), headers=_auth(emulator), timeout=TIMEOUT)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0  # a 40 ms delayed-ACK stall per answer would take 2 s
+
+
 # --------------------------------------------------------------------------- loaders
 
 
