@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from drawkit.emulator.server import EmulatorServer
 
 Response = tuple[int, Any, dict[str, str]]
+CONFIG_FIELDS = {"scopes", "calculation_seconds", "hogql_rate_limit"}
 PROJECT = r"^/api/(?:projects|environments)/(?P<project_id>[^/]+)"
 BAD_PROJECT_KEY_MESSAGE = (
     "Project API key invalid. You can find your project API key in PostHog project settings."
@@ -130,15 +131,19 @@ def list_projects(emulator: EmulatorServer, request: Request) -> Response:
 
 def get_me(emulator: EmulatorServer, request: Request) -> Response:
     """GET /api/users/@me/."""
-    return 200, {
-        "uuid": "0190f000-0000-7000-8000-0000000000aa",
-        "distinct_id": "drawkit-emulator-user",
-        "first_name": "Emulator",
-        "email": "emulator@localhost",
-        "team": {"id": project_info(emulator)["id"], "name": "drawkit emulator"},
-        "organization": {"id": "0190f000-0000-7000-8000-000000000000", "name": "drawkit"},
-        "scopes": sorted(emulator.scopes),
-    }, {}
+    return (
+        200,
+        {
+            "uuid": "0190f000-0000-7000-8000-0000000000aa",
+            "distinct_id": "drawkit-emulator-user",
+            "first_name": "Emulator",
+            "email": "emulator@localhost",
+            "team": {"id": project_info(emulator)["id"], "name": "drawkit emulator"},
+            "organization": {"id": "0190f000-0000-7000-8000-000000000000", "name": "drawkit"},
+            "scopes": sorted(emulator.scopes),
+        },
+        {},
+    )
 
 
 # --------------------------------------------------------------------------- persons
@@ -241,7 +246,8 @@ def query(emulator: EmulatorServer, request: Request) -> Response:
 
 def admin(emulator: EmulatorServer, request: Request) -> Response:
     """Loopback-only control: GET/POST /_emulator/faults, POST /_emulator/faults/reset,
-    GET /_emulator/requests, GET /_emulator/stats."""
+    GET /_emulator/requests, GET /_emulator/stats, GET/POST /_emulator/config (scopes,
+    calculation_seconds, hogql_rate_limit), POST /_emulator/reset (drop all data)."""
     path = request.path.rstrip("/")
     if path == "/_emulator/faults" and request.method == "GET":
         return 200, emulator.faults.to_dict(), {}
@@ -262,15 +268,54 @@ def admin(emulator: EmulatorServer, request: Request) -> Response:
     if path == "/_emulator/requests" and request.method == "DELETE":
         emulator.request_log.clear()
         return 204, None, {}
+    if path == "/_emulator/config":
+        return _admin_config(emulator, request)
+    if path == "/_emulator/reset" and request.method == "POST":
+        emulator.store.clear()
+        return 200, {"events": 0, "persons": 0, "cohorts": 0}, {}
     if path == "/_emulator/stats" and request.method == "GET":
         store = emulator.store
-        return 200, {
-            "events": store.event_count(),
-            "persons": len(store.persons),
-            "cohorts": len(store.cohorts),
-            "duplicates_dropped": store.duplicates_dropped,
-        }, {}
+        return (
+            200,
+            {
+                "events": store.event_count(),
+                "persons": len(store.persons),
+                "cohorts": len(store.cohorts),
+                "duplicates_dropped": store.duplicates_dropped,
+            },
+            {},
+        )
     raise not_found()
+
+
+def _admin_config(emulator: EmulatorServer, request: Request) -> Response:
+    if request.method == "POST":
+        body = request.json()
+        if not isinstance(body, Mapping) or set(body) - CONFIG_FIELDS:
+            raise validation_error(f"send a JSON object with {', '.join(sorted(CONFIG_FIELDS))}")
+        try:
+            if "scopes" in body:
+                if not isinstance(body["scopes"], list):
+                    raise ValueError("scopes must be a list of strings")
+                emulator.scopes = {str(s) for s in body["scopes"]}
+            if "calculation_seconds" in body:
+                emulator.calculation_seconds = max(0.0, float(body["calculation_seconds"]))
+            if "hogql_rate_limit" in body:
+                limit = body["hogql_rate_limit"]
+                emulator.hogql_rate_limit = None if limit is None else int(limit)
+        except (TypeError, ValueError) as exc:
+            raise validation_error(str(exc)) from exc
+    elif request.method != "GET":
+        raise not_found()
+    return (
+        200,
+        {
+            "scopes": sorted(emulator.scopes),
+            "calculation_seconds": emulator.calculation_seconds,
+            "hogql_rate_limit": emulator.hogql_rate_limit,
+        },
+        {},
+    )
 
 
 def _route(method: str, pattern: str, handler: Callable[..., Response], *scopes: str) -> tuple:

@@ -323,6 +323,17 @@ class Store:
         with self.lock:
             return self.persons_by_id.get(person_id) or self.persons.get(person_id)
 
+    def clear(self) -> None:
+        """Drop every event, person and cohort."""
+        with self.lock:
+            self._pending = []
+            self.conn.execute("DELETE FROM ev")
+            self.persons.clear()
+            self.persons_by_id.clear()
+            self.cohorts.clear()
+            self.duplicates_dropped = 0
+            self._persons_dirty = True
+
     def close(self) -> None:
         """Close the duckdb connection (the store is unusable afterwards)."""
         with self.lock:

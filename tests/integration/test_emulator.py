@@ -745,6 +745,27 @@ def test_admin_endpoint_sets_and_resets_faults_without_being_faulted(emulator):
     assert stats["events"] == 0
 
 
+def test_admin_config_sets_scopes_and_reset_drops_data(emulator):
+    admin = f"{emulator.url}/_emulator"
+    changed = requests.post(
+        f"{admin}/config",
+        json={"scopes": ["person:read"], "calculation_seconds": 0},
+        timeout=TIMEOUT,
+    )
+    assert changed.json() == {
+        "scopes": ["person:read"], "calculation_seconds": 0.0, "hogql_rate_limit": None
+    }  # fmt: skip
+    denied = requests.get(_api(emulator, "cohorts/"), headers=_auth(emulator), timeout=TIMEOUT)
+    assert denied.status_code == 403 and "cohort:read" in denied.json()["detail"]
+    bad = requests.post(f"{admin}/config", json={"colour": "red"}, timeout=TIMEOUT)
+    assert bad.status_code == 400
+    _capture(emulator, [_event(i) for i in range(3)])
+    assert requests.post(f"{admin}/reset", timeout=TIMEOUT).status_code == 200
+    assert emulator.store.event_count() == 0 and not emulator.store.persons
+    assert _capture(emulator, [_event(1)]).status_code == 200  # a reset uuid is new again
+    assert emulator.store.event_count() == 1
+
+
 def test_request_log_never_holds_keys(emulator):
     _capture(emulator, [_event(1)])
     requests.get(_api(emulator, "persons/"), headers=_auth(emulator), timeout=TIMEOUT)
