@@ -199,6 +199,7 @@ def summary_exclusions(participants_path: Path, draw_date: date, participants: i
 
 def _cohort(args: argparse.Namespace, config: PromotionConfig) -> tuple[pd.DataFrame, dict]:
     """Participants and exclusion counts from the chosen source."""
+    args.source = None
     if args.participants is not None:
         participants = read_participants_file(args.participants)
         return participants, summary_exclusions(args.participants, args.date, len(participants))
@@ -209,8 +210,15 @@ def _cohort(args: argparse.Namespace, config: PromotionConfig) -> tuple[pd.DataF
         from drawkit.sources.posthog import PostHogDataSource
 
         source = PostHogDataSource(PostHogClient.from_env(), config)
+        args.source = source  # monitoring events go to the same PostHog
     result = source.get_eligible_participants(args.date)
     return result.participants, dict(result.summary.participants_excluded)
+
+
+def _track(args: argparse.Namespace, event: str, properties: dict) -> None:
+    """Monitoring event in PostHog when PostHog is the source (never fails the command)."""
+    if getattr(args, "source", None) is not None:
+        args.source.track(event, properties)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -244,6 +252,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
         secret=_secret(args.secret_env),
         draw_id=args.draw_id,
     )
+    _track(args, "draw_committed", {"draw_id": commitment.draw_id})
     print("Publish this before the beacon round exists:")
     print(commitment.announcement())
     return 0
@@ -264,6 +273,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
         draw_id=args.draw_id,
         exclusions=exclusions,
     )
+    _track(args, "draw_completed", {"draw_id": record.draw_id, "record_hash": record.record_hash})
     print(record.summary())  # summary() masks every number
     print(f"ledger: {args.ledger} (entry {record.sequence})")
     if args.record_out:
