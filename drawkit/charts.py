@@ -130,7 +130,8 @@ def cohort_over_days(history: pd.DataFrame) -> Figure:
     right.plot(dates, history["entries"], color=EXPECTED, marker="o", label="entries")
     right.set_ylabel("total entries (tickets)")
     right.yaxis.set_major_formatter(_THOUSANDS)
-    right.set_ylim(bottom=0)
+    right.set_ylim(0, max(float(history["entries"].max()), 1.0) * 1.15)
+    ax.set_ylim(0, max(float(history["participants"].max()), 1.0) * 1.15)
     fig.legend(loc="outside lower center", ncols=2, frameon=False)
     return fig
 

@@ -106,3 +106,12 @@ def test_chi_square_chart_marks_the_observed_statistic(audited) -> None:
     fig = charts.chi_square_null(chi)
     assert f"{chi.pvalue:.3f}" in fig.axes[0].get_title(loc="left")
     assert any(line.get_xdata()[0] == pytest.approx(chi.statistic) for line in fig.axes[0].lines)
+
+
+def test_describe_names_title_and_axes(audited) -> None:
+    text = charts.describe(charts.wins_by_band(audited["table"], 100))
+    assert text.startswith("Observed vs expected wins per entry band")
+    assert "x axis: entries held by the participant (band)" in text
+    assert "y axis: picks (winners + reserves)" in text
+    history = charts.describe(charts.draw_history(audit.daily_history(audited["ledger"])))
+    assert "entrants (people)" in history and "winners (people)" in history

@@ -87,6 +87,7 @@ def run_reports(
 ) -> ReportRun:
     """Execute, export and scan the report notebooks; raise ReportError on any failure."""
     say = on_progress or (lambda _text: None)
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # progress comes from say()
     values = report_parameters(params, out_root)
     out_dir = Path(values["output_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,6 @@ def execute(
     timeout: int = 600,
 ) -> None:
     """Run one notebook with papermill; a failure becomes a ReportError naming the cell."""
-    logging.getLogger("papermill").setLevel(logging.WARNING)
     try:
         papermill.execute_notebook(
             str(source),

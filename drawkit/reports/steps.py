@@ -188,14 +188,33 @@ def outcome_counts(outcomes: pd.DataFrame) -> dict[str, int]:
 
 
 def points_distribution(participants: pd.DataFrame) -> pd.DataFrame:
-    """Quantiles of entries per participant."""
+    """Quantiles and mean of entries per participant."""
     entries = participants["entries"].astype(np.int64)
     quantiles = [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0]
-    labels = ["minimum", "25th percentile", "median", "75th percentile", "90th", "99th", "maximum"]
+    labels = [
+        "minimum",
+        "25th percentile",
+        "median",
+        "75th percentile",
+        "90th percentile",
+        "99th percentile",
+        "maximum",
+    ]
     values = entries.quantile(quantiles).to_numpy() if len(entries) else np.zeros(len(quantiles))
-    frame = pd.DataFrame({"statistic": labels, "entries": np.round(values).astype(np.int64)})
-    mean = pd.DataFrame({"statistic": ["mean"], "entries": [float(entries.mean() or 0)]})
-    return pd.concat([frame.astype({"entries": float}), mean], ignore_index=True)
+    rows = [(label, f"{value:,.0f}") for label, value in zip(labels, values, strict=True)]
+    rows.append(("mean", f"{float(entries.mean()) if len(entries) else 0.0:,.1f}"))
+    return pd.DataFrame(rows, columns=["statistic", "entries"])
+
+
+def metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """PostHog call metrics with readable column names (``latency_mean_s`` → ``latency
+    mean (s)``)."""
+
+    def readable(name: str) -> str:
+        text = str(name).replace("_", " ")
+        return text[:-2] + " (s)" if text.endswith(" s") else text
+
+    return metrics.rename(columns={c: readable(c) for c in metrics.columns})
 
 
 def cohort_history(source: DrawDataSource, draw_date: date, days: int, today: Any) -> pd.DataFrame:
