@@ -182,26 +182,29 @@ def list_persons(emulator: EmulatorServer, request: Request) -> Response:
             people = [person] if person else []
         else:
             people = list(store.persons.values())
-    if email:
-        people = [p for p in people if p.properties.get("email") == email]
-    if search:
-        needle = search.lower()
-        people = [
-            p for p in people
-            if p.distinct_id == search or needle in str(p.properties.get("email", "")).lower()
-        ]  # fmt: skip
-    if filters:
-        people = [p for p in people if all(match_property(p.properties, f) for f in filters)]
-    people.sort(key=lambda p: p.seq, reverse=True)  # newest first, as PostHog lists them
-    return 200, paginate(request, [p.to_api() for p in people]), {}
+        if email:
+            people = [p for p in people if p.properties.get("email") == email]
+        if search:
+            needle = search.lower()
+            people = [
+                p for p in people
+                if p.distinct_id == search or needle in str(p.properties.get("email", "")).lower()
+            ]  # fmt: skip
+        if filters:
+            people = [p for p in people if all(match_property(p.properties, f) for f in filters)]
+        people.sort(key=lambda p: p.seq, reverse=True)  # newest first, as the docs' example
+        page = paginate(request, people)
+        page["results"] = [p.to_api() for p in page["results"]]
+    return 200, page, {}
 
 
 def get_person(emulator: EmulatorServer, request: Request) -> Response:
     """GET /api/projects/{id}/persons/{uuid}/."""
-    person = emulator.store.person_by_id(request.params["person_id"])
-    if person is None:
-        raise not_found()
-    return 200, person.to_api(), {}
+    with emulator.store.lock:
+        person = emulator.store.person_by_id(request.params["person_id"])
+        if person is None:
+            raise not_found()
+        return 200, person.to_api(), {}
 
 
 # --------------------------------------------------------------------------- query

@@ -283,17 +283,17 @@ def delete_cohort(emulator: EmulatorServer, request: Request) -> Response:
 
 def cohort_persons(emulator: EmulatorServer, request: Request) -> Response:
     """GET .../cohorts/{id}/persons/ → {results, next, previous} (no count)."""
+    if request.query.get("format") == "csv":
+        raise validation_error("format=csv is not supported by the emulator", "format")
     with emulator.store.lock:
         cohort = _get(emulator, request)
         by_id = emulator.store.persons_by_id
         people = [by_id[i] for i in cohort["_members"] if i in by_id]
-    if request.query.get("format") == "csv":
-        raise validation_error("format=csv is not supported by the emulator", "format")
-    page = paginate(request, people, count=False)
-    page["results"] = [
-        {**p.to_api(), "type": "person", "matched_recordings": [], "value_at_data_point": None}
-        for p in page["results"]
-    ]
+        page = paginate(request, people, count=False)
+        page["results"] = [
+            {**p.to_api(), "type": "person", "matched_recordings": [], "value_at_data_point": None}
+            for p in page["results"]
+        ]
     return 200, page, {}
 
 

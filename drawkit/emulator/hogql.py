@@ -319,10 +319,40 @@ def _is_property(node: exp.Expression) -> bool:
     return isinstance(node, exp.Anonymous) and str(node.this) == "json_extract_string"
 
 
+_DATETIME_COLUMNS = {"timestamp", "created_at"}
+_DATETIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
+
+
+def _datetime_literal(node: exp.Expression) -> exp.Expression:
+    """A date-time string literal as a UTC TIMESTAMP (duckdb would drop its offset)."""
+    if isinstance(node, exp.Literal) and node.is_string and _DATETIME_TEXT.match(node.name):
+        parsed = parse_timestamp(node.name)
+        if parsed is not None:
+            return _timestamp_literal(node.name, None)
+    return node
+
+
+def _is_datetime(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Column):
+        return node.name in _DATETIME_COLUMNS
+    return isinstance(node, exp.Cast) and node.to.this in (
+        exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ
+    )
+
+
 def _rewrite_comparison(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Between):
+        if _is_datetime(node.this):
+            for key in ("low", "high"):
+                node.set(key, _datetime_literal(node.args[key]))
+        return node
     if not isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
         return node
     left, right = node.this, node.expression
+    if _is_datetime(left):
+        node.set("expression", _datetime_literal(right))
+    elif _is_datetime(right):
+        node.set("this", _datetime_literal(left))
     for prop, other, side in ((left, right, "this"), (right, left, "expression")):
         if not _is_property(prop):
             continue

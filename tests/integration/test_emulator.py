@@ -604,6 +604,25 @@ def test_hogql_functions_min_max_intdiv_tostring_and_persons_table(emulator):
     assert persons["results"] == [["false", 30], ["true", 10], [None, 1]]  # the pageview person
 
 
+def test_hogql_timestamps_compare_with_offset_strings_in_utc(emulator):
+    _capture(emulator, [_event(10)])  # 2026-11-19T10:00:00Z
+    cases = {
+        "timestamp >= '2026-11-19 11:00:00+02:00'": 1,  # 09:00 UTC
+        "timestamp >= '2026-11-19 10:30:00+00:00'": 0,
+        "timestamp BETWEEN '2026-11-19T10:30:00+01:00' AND '2026-11-19T10:00:00Z'": 1,
+        "timestamp < {cutoff}": 1,
+        "timestamp < toDateTime('2026-11-19 11:00:00', 'Africa/Lagos')": 0,  # 10:00 UTC
+        "distinct_id != '2026-11-19 10:00:00+01:00'": 1,  # text stays text
+    }
+    for condition, expected in cases.items():
+        response = _hogql(
+            emulator, f"SELECT count() FROM events WHERE {condition}",
+            {"cutoff": "2026-11-19T12:00:00+01:00"},
+        )  # fmt: skip
+        assert response.status_code == 200, (condition, response.text)
+        assert response.json()["results"] == [[expected]], condition
+
+
 def test_hogql_default_limit_cap_and_has_more(emulator):
     _capture(emulator, [_event(i) for i in range(150)])
     default = _hogql(emulator, "SELECT uuid FROM events").json()
