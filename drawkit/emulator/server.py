@@ -206,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        entry: dict[str, Any] = {
+        entry: dict[str, Any] | None = {
             "method": method, "path": redact(path), "status": None, "fault": None
         }  # fmt: skip
         started = time.monotonic()
@@ -215,6 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
             host = self.headers.get("Host") or f"{self.emulator.host}:{self.emulator.port}"
             request = Request(method, path, query, self.headers, body, f"http://{host}", {})
             if path.startswith("/_emulator/"):
+                entry = None  # admin calls are not API traffic: not logged
                 status, payload, headers = self._admin(request)
             else:
                 fault = self.emulator.faults.draw()
@@ -232,10 +233,14 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, headers = exc.status, exc.body, exc.headers
         except Exception as exc:  # a bug in the emulator: answer like PostHog's 500
             status, payload, headers = 500, _server_error(exc), {}
-        entry["status"] = status
-        entry["seconds"] = round(time.monotonic() - started, 4)
-        self.emulator.log(entry)
-        self._send(status, payload, headers)
+        if entry is not None:
+            entry["status"] = status
+            entry["seconds"] = round(time.monotonic() - started, 4)
+            self.emulator.log(entry)
+        try:
+            self._send(status, payload, headers)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (e.g. timed out on a slow answer)
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
