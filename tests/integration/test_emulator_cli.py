@@ -74,3 +74,27 @@ def test_cli_rejects_a_bad_fault_rate(monkeypatch, capsys):
     monkeypatch.setenv("POSTHOG_PROJECT_API_KEY", "phc_x")
     assert main(["emulator", "--port", "0", "--error-rate", "1.5"]) == 2
     assert "error_rate must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_cli_loads_exported_files(tmp_path, synth_data):
+    from drawkit.synth import write_synth
+
+    write_synth(synth_data, tmp_path, fmt="csv")
+    env = {**os.environ, "POSTHOG_API_KEY": "phx_k1", "POSTHOG_PROJECT_API_KEY": "phc_k2"}
+    env.pop("POSTHOG_PROJECT_ID", None)
+    process, lines = _start("--load", str(tmp_path), "--scopes", "query:read", env=env)
+    try:
+        loaded = next(line for line in lines if line.startswith("loaded"))
+        events = int(loaded.split(" rows, ")[1].split(" events")[0])
+        url = next(line.split("=", 1)[1].strip() for line in lines if "POSTHOG_BASE_URL=" in line)
+        headers = {"Authorization": "Bearer phx_k1"}
+        body = {"query": {"kind": "HogQLQuery", "query": "SELECT count() FROM events"}}
+        answer = requests.post(
+            f"{url}/api/projects/1/query/", json=body, headers=headers, timeout=5
+        )
+        assert answer.json()["results"] == [[events]]
+        denied = requests.get(f"{url}/api/projects/1/cohorts/", headers=headers, timeout=5)
+        assert denied.status_code == 403
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
