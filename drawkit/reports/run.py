@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 import papermill
+from jupyter_client.kernelspec import NoSuchKernel
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from papermill.exceptions import PapermillExecutionError
@@ -151,6 +152,12 @@ def execute(
                 f"{exc.exec_count}: {first_line.strip()[:80]}): {exc.ename}: {exc.evalue}; "
                 f"the partial notebook is {executed}"
             )
+        ) from None
+    except NoSuchKernel:
+        raise ReportError(
+            f"notebook {source.stem} did not run: the Jupyter kernel '{KERNEL}' is not "
+            "installed; run `make setup` (python -m ipykernel install --sys-prefix --name "
+            f"{KERNEL})"
         ) from None
     except Exception as exc:  # kernel died, timed out or could not start
         raise ReportError(
