@@ -40,7 +40,14 @@ def test_reports_against_faulty_posthog_leak_nothing(
         for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         upload_synth(PostHogClient.from_env(), data)
-        server.faults.update(error_rate=0.15, rate_limit_rate=0.05, retry_after=0, seed=3)
+        uploaded = len(server.request_log)
+        server.faults.update(
+            error_rate=0.2,
+            rate_limit_rate=0.1,
+            retry_after=0,
+            seed=3,
+            script=[503, 429, "drop", 503],
+        )
         params = {
             "draw_date": DRAW_DATE.isoformat(),
             "source": "posthog",
@@ -56,6 +63,7 @@ def test_reports_against_faulty_posthog_leak_nothing(
             assert server.api_key not in message and server.project_api_key not in message
             pytest.fail(f"the reports did not absorb 20% faults: {message[:300]}")
         faults = sum(1 for e in server.request_log if e["fault"] is not None)
+        requests = sum(1 for e in server.request_log if e["fault"] != "drop") - uploaded
         secrets = (server.api_key, server.project_api_key)
     files = [*run.executed, *run.html, *run.full_html, run.index]
     private = run.output_dir / "private"
@@ -73,8 +81,8 @@ def test_reports_against_faulty_posthog_leak_nothing(
     reliability.add(
         "security: reports",
         "01 cohort, 02 draw, 03 audit executed with papermill against the emulator with "
-        f"15% 503 and 5% 429 ({faults} faults hit); executed notebooks, auditor and full "
-        "HTML, index",
+        f"a 503, 429, dropped connection, 503, then 20% 503 and 10% 429 ({faults} faults "
+        f"in {requests + faults} requests); executed notebooks, auditor and full HTML, index",
         len(files),
         f"reports complete; neither API key nor any of {len(numbers)} participant numbers "
         "(E.164, 0-form, 10-digit) in any file; no key in papermill parameters",
