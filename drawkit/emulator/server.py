@@ -74,8 +74,7 @@ class EmulatorServer:
         """Bind and serve on a background thread; returns self."""
         if self._httpd is not None:
             return self
-        httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
-        httpd.daemon_threads = True
+        httpd = _HTTPServer((self.host, self.port), _Handler)
         httpd.emulator = self  # type: ignore[attr-defined]
         self.port = httpd.server_address[1]
         self._httpd = httpd
@@ -166,6 +165,11 @@ class EmulatorServer:
 
 
 Route = tuple[str, re.Pattern[str], Callable[..., Any], tuple[str, ...]]
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # many concurrent clients (reliability tests) must not be refused
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -147,6 +147,21 @@ def test_gzip_batch_is_accepted(emulator):
     assert emulator.store.event_count() == 1000
 
 
+def test_concurrent_capture_and_queries_lose_nothing(emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(b: int) -> int:
+        batch = [_event(b * 100 + i, uuid=str(uuid.uuid4())) for i in range(100)]
+        status = _capture(emulator, batch).status_code
+        return status if b % 5 else _hogql(emulator, "SELECT count() FROM events").status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(send, range(40)))
+    assert set(statuses) == {200}
+    assert emulator.store.event_count() == 4000
+    assert len(emulator.store.persons) == 4000
+
+
 def test_chunked_gzip_body_is_accepted(emulator):
     body = json.dumps(
         {"api_key": emulator.project_api_key, "batch": [_event(i) for i in range(50)]}
