@@ -24,6 +24,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from papermill.exceptions import PapermillExecutionError
 
+from drawkit.config import Settings
 from drawkit.errors import ReportError
 from drawkit.redact import redact
 from drawkit.reports.params import PARAMETER_NAMES, PATH_PARAMETERS, ReportParams
@@ -67,6 +68,8 @@ def report_parameters(params: Mapping[str, Any], out_root: str | Path) -> dict[s
         )
     values = {k: v for k, v in params.items() if v is not None}
     checked = ReportParams.from_values(**values)  # raises on bad values before any kernel starts
+    if checked.source == "posthog":
+        Settings.from_env()  # missing or wrong POSTHOG_* fail here, naming the variable
     values["draw_date"] = checked.draw_date.isoformat()
     values.setdefault("output_dir", str(Path(out_root) / values["draw_date"]))
     for name in PATH_PARAMETERS:

@@ -112,3 +112,14 @@ def test_draw_steps_mask_numbers_and_protect_private_files(tmp_path) -> None:
 def test_load_cohort_names_the_missing_notebook(tmp_path) -> None:
     with pytest.raises(ReportError, match="01_daily_cohort"):
         steps.load_cohort(params_for(tmp_path))
+
+
+def test_report_command_fails_fast_without_posthog_settings(tmp_path, monkeypatch, capsys) -> None:
+    from drawkit.cli import main
+
+    for name in ("POSTHOG_API_KEY", "POSTHOG_PROJECT_ID", "POSTHOG_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    code = main(["report", "--date", "2026-11-24", "--source", "posthog", "--out", str(tmp_path)])
+    assert code == 2
+    assert "POSTHOG_API_KEY" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # no kernel ran, nothing written
