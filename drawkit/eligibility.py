@@ -379,8 +379,8 @@ def _blank_strings(values: Any) -> np.ndarray:
     """True for values that are empty or whitespace-only strings."""
     try:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
-        trimmed = pc.utf8_trim_whitespace(arr)
-        return np.asarray(pc.fill_null(pc.equal(trimmed, ""), False), dtype=bool)
+        blank = pc.match_substring_regex(arr, r"^\s*$")  # no trimmed copy of every id
+        return np.asarray(pc.fill_null(blank, False), dtype=bool)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool)
 
@@ -558,12 +558,16 @@ def _ns(when: datetime) -> int:
 
 
 def _duplicates(codes: np.ndarray, valid_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row of the first valid occurrence per id code, and the positions of later ones."""
+    """Row of the first valid occurrence per id code, and the positions of later ones.
+
+    ``np.minimum.at`` over the code range: no hash table, so less memory than duplicated().
+    """
+    size = int(codes.max()) + 1 if len(codes) else 0
+    first_of = np.full(size, len(codes), dtype=np.int64)
     valid_codes = codes[valid_pos]
-    dup = pd.Series(valid_codes).duplicated().to_numpy()
-    first_of = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int64)
-    first_of[valid_codes[~dup]] = valid_pos[~dup]
-    return first_of, valid_pos[dup]
+    np.minimum.at(first_of, valid_codes, valid_pos)
+    later = first_of[valid_codes] != valid_pos
+    return first_of, valid_pos[later]
 
 
 def _conflicts(dup_pos: np.ndarray, first_pos: np.ndarray, *columns: np.ndarray) -> int:

@@ -351,7 +351,7 @@ STAMPS = st.one_of(
     st.datetimes(datetime(2026, 11, 24), datetime(2026, 11, 28)).map(lambda d: d.isoformat()),
 )
 ROWS = st.lists(
-    st.tuples(st.sampled_from(["t1", "t2", "t3", "t4", "", None]), NUMBERS, AMOUNTS, STAMPS),
+    st.tuples(st.sampled_from(["t1", "t2", "t3", "t4", "", " ", None]), NUMBERS, AMOUNTS, STAMPS),
     max_size=40,
 )
 
