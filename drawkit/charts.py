@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, PercentFormatter
 
 from drawkit.audit import ChiSquare, KsResult
 
@@ -218,7 +218,7 @@ def draw_history(history: pd.DataFrame) -> Figure:
     fig = _new_figure((8.0, 6.0))
     axes = fig.subplots(3, 1, sharex=True)
     fig.suptitle("Draws in the ledger: entrants, tickets and winners per day", x=0.02, ha="left")
-    dates = pd.to_datetime(history["draw_date"]).dt.strftime("%d %b %Y")
+    dates = pd.to_datetime(history["draw_date"]).dt.strftime("%d %b")
     series = (
         ("entrants", "entrants (people)", FILL),
         ("tickets", "tickets (entries)", EXPECTED),
@@ -227,6 +227,7 @@ def draw_history(history: pd.DataFrame) -> Figure:
     for ax, (column, label, color) in zip(axes, series, strict=True):
         ax.bar(dates, history[column], color=color)
         ax.set_ylabel(label)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_formatter(_THOUSANDS)
         ax.grid(True, axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)

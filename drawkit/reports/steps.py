@@ -513,6 +513,16 @@ def history_table(history: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def fairness_table(checks: list[audit.Check]) -> Any:
+    """The fairness summary as a styled table, PASS in green and FAIL in red."""
+    colours = {
+        "PASS": "color: #1e7b34; font-weight: bold;",
+        "FAIL": "color: #b03a2e; font-weight: bold;",
+    }
+    styler = table(audit.fairness_summary(checks), caption="Fairness checks")
+    return styler.map(lambda v: colours.get(v, ""), subset=["result"])
+
+
 def write_audit_summary(params: ReportParams, result: AuditResult) -> Path:
     """The audit's key results as JSON next to the report (read by tests and tools)."""
     data = {
