@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     ledger = workspace / "ledger"
     with emulator_environment() as server:
         print(f"PostHog emulator on {server.url} (throwaway keys, this process only)")
-        # Recharges up to the day before the draw date: its window is the last full day.
+        # `days` days of recharges ending at the draw date's cutoff (the draw's window is the last).
         data = generate(args.subscribers, args.days, args.date, seed=args.seed)
         print(
             f"Synthetic data: {len(data.recharges):,} recharge rows, {len(data.persons):,} people"
