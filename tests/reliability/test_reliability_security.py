@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 import subprocess
 import sys
@@ -208,3 +210,31 @@ def test_cli_draw_verify_and_events_never_print_a_full_number(tmp_path, reliabil
         "no participant number in any spelling on stdout/stderr or in the public record; "
         "the private winners file is mode 0600",
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (reported): at DEBUG, urllib3 logs request URLs; a persons lookup by "
+    "distinct_id (CohortGenerator.create_test_cohort) puts the number URL-encoded in the "
+    "URL ('%2B2348031234567') and drawkit.redact's pattern does not mask it after '%2B'",
+)
+def test_debug_logs_of_a_persons_lookup_by_number_are_masked() -> None:
+    from drawkit.emulator import EmulatorServer
+    from drawkit.redact import install_log_redaction
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        install_log_redaction()  # what `drawkit -v` does
+        with EmulatorServer() as server:
+            client = PostHogClient(server.url, server.api_key, server.project_id)
+            client.get_persons(distinct_id="+2348031234567")
+            client.close()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert "8031234567" not in stream.getvalue()
