@@ -13,12 +13,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 
 from drawkit.emulator import EmulatorServer
 from drawkit.emulator import server as emulator_server
 from drawkit.errors import (
+    PostHogError,
     PostHogRateLimitedError,
     PostHogUnavailableError,
 )
@@ -209,4 +211,73 @@ def test_persistent_outage_ends_in_a_clear_error_within_the_bound(server, reliab
         len(cases),
         "PostHogUnavailableError or PostHogRateLimitedError after exactly max_attempts, "
         f"within {TIME_BOUND:.2f}s, naming endpoint and attempts, no key in the message",
+    )
+
+
+def test_publishing_draws_under_faults_records_each_event_once(
+    server,
+    tmp_path,
+    reliability,  # noqa: ANN001
+) -> None:
+    """Publish several draws through PostHogDataSource while 30% of requests fail; an
+    operator re-runs a publish that ended in an error. Each draw event lands once."""
+    import numpy as np
+    import pandas as pd
+
+    from drawkit.config import PrizeTier, PromotionConfig
+    from drawkit.draw import publish, run_draw
+    from drawkit.sources.posthog import PostHogDataSource
+
+    config = PromotionConfig(
+        name="Fault promo",
+        prizes=(PrizeTier("Grand", 100_000, 1), PrizeTier("Bundle", 5_000, 5)),
+        reserves_per_tier=2,
+    )
+    participants = pd.DataFrame(
+        {
+            "msisdn": [number(i) for i in range(40)],
+            "entries": np.random.default_rng(9).integers(1, 50, 40),
+        }
+    )
+    records = [
+        run_draw(
+            participants,
+            config,
+            date(2026, 11, day),
+            ledger_dir=tmp_path / "ledger",
+            beacon=bytes([day]) * 32,
+        )
+        for day in range(10, 16)
+    ]
+    server.faults.update(**FAULTS)
+    attempts = Counter()
+    for record in records:
+        for _ in range(10):
+            attempts[record.draw_id] += 1
+            client = client_for(server)
+            try:
+                publish(record, PostHogDataSource(client, config, monitor=False))
+                break
+            except PostHogError:
+                continue
+            finally:
+                client.close()
+        else:
+            pytest.fail(f"publishing {record.draw_id} never succeeded")
+    time.sleep(SLOW_SECONDS + 0.3)
+    server.faults.reset()
+    events = server.store.events
+    draw_events = events[events["event"].isin(["draw_completed", "draw_winner"])]
+    assert draw_events["uuid"].is_unique
+    for record in records:
+        mine = [p for p in draw_events["properties"] if p.get("draw_id") == record.draw_id]
+        assert len(mine) == len(record.winners) + 1
+    faulted = sum(1 for e in api_entries(server) if e["fault"] is not None)
+    reliability.add(
+        "faults: publish to PostHog",
+        f"{len(records)} draws published through PostHogDataSource with the same faults "
+        f"({faulted} hit); a publish that ended in a PostHog* error was run again",
+        len(records),
+        f"every draw's {len(records[0].winners) + 1} events in PostHog exactly once "
+        f"(publish runs per draw: {dict(sorted(Counter(attempts.values()).items()))})",
     )
