@@ -123,3 +123,24 @@ def test_report_command_fails_fast_without_posthog_settings(tmp_path, monkeypatc
     assert code == 2
     assert "POSTHOG_API_KEY" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # no kernel ran, nothing written
+
+
+def test_committed_notebooks_have_no_outputs_and_the_shared_parameters() -> None:
+    import nbformat
+    import papermill
+
+    from drawkit.reports import NOTEBOOKS, PARAMETER_NAMES
+    from drawkit.reports.run import NOTEBOOKS_DIR
+
+    for name in NOTEBOOKS:
+        path = NOTEBOOKS_DIR / f"{name}.ipynb"
+        notebook = nbformat.read(path, as_version=4)
+        assert notebook.metadata["kernelspec"]["name"] == "drawkit"
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), name
+        tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, name
+        declared = papermill.inspect_notebook(str(path))
+        assert tuple(declared) == PARAMETER_NAMES, name
+        assert all(p["help"] for p in declared.values()), f"{name}: a parameter without help"
+        assert not re.search(r"api_key|secret\s*:", tagged[0].source, re.IGNORECASE), name
