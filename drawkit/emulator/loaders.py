@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from drawkit.config import PromotionConfig
-from drawkit.emulator.store import Store, uuid5_text
+from drawkit.emulator.store import Store, utcnow, uuid5_text
 from drawkit.errors import InputError
 from drawkit.msisdn import normalize_series
 
@@ -53,64 +52,93 @@ def parse_timestamps(values: pd.Series, tz: str) -> pd.Series:
     return out.dt.tz_localize(None)
 
 
-def _uuids(transaction_ids: pd.Series) -> pd.Series:
-    codes, uniques = pd.factorize(transaction_ids)
-    table = np.array([uuid5_text(RECHARGE_NAMESPACE, str(t)) for t in uniques], dtype=object)
-    return pd.Series(table[codes], index=transaction_ids.index)
+def _uuid_sql(h: str) -> str:
+    """SQL for ``str(uuid5(RECHARGE_NAMESPACE, name))`` from ``h``, the column holding
+    ``lower(sha1(namespace bytes || name))``: set the version and variant bits, add dashes."""
+    return (
+        f"substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-5' || substr({h}, 14, 3) || '-' "
+        f"|| substr('89ab89ab89ab89ab', position(substr({h}, 17, 1) IN '0123456789abcdef'), 1) "
+        f"|| substr({h}, 18, 3) || '-' || substr({h}, 21, 12)"
+    )
 
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_TEXT_TIMESTAMP = (
+    "CASE WHEN regexp_matches(trim(ts), '(?:[zZ]|[+-]\\d{2}(?::?\\d{2})?)$') "
+    "THEN timezone('UTC', TRY_CAST(trim(ts) AS TIMESTAMPTZ)) "
+    "ELSE timezone('UTC', timezone($tz, TRY_CAST(trim(ts) AS TIMESTAMP))) END"
+)
+
+
 def recharge_events(
     recharges: pd.DataFrame, config: PromotionConfig | None = None
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Event rows (uuid, event, distinct_id, timestamp, properties JSON) and skip counts."""
+    """Event rows (uuid, event, distinct_id, timestamp, properties JSON) and skip counts.
+
+    Parsing runs in duckdb (timestamps, amounts, uuids) over one pass of the rows."""
     config = config or PromotionConfig()
     missing = {"transaction_id", "msisdn", "amount_ngn", "timestamp"} - set(recharges.columns)
     if missing:
         raise InputError(f"recharges are missing column(s): {', '.join(sorted(missing))}")
     e164, _ = normalize_series(recharges["msisdn"])
-    stamps = parse_timestamps(recharges["timestamp"], config.timezone)
-    tid = recharges["transaction_id"].astype("string").str.strip()
-    bad_msisdn = e164.isna()
-    bad_tid = ~bad_msisdn & (tid.isna() | (tid == ""))
-    bad_time = ~bad_msisdn & ~bad_tid & stamps.isna()
-    skipped = {
-        "invalid_msisdn": int(bad_msisdn.sum()),
-        "missing_transaction_id": int(bad_tid.sum()),
-        "unreadable_timestamp": int(bad_time.sum()),
-    }
-    keep = ~(bad_msisdn | bad_tid | bad_time)
-    channel = recharges["channel"][keep] if "channel" in recharges else None
+    typed = pd.api.types.is_datetime64_any_dtype(recharges["timestamp"])
     frame = pd.DataFrame(
         {
-            "tid": tid[keep].astype(object),
-            "distinct_id": e164[keep].astype(object),
-            "raw": recharges["amount_ngn"][keep].astype("string").astype(object),
-            "num": pd.to_numeric(recharges["amount_ngn"][keep], errors="coerce"),
-            "timestamp": stamps[keep],
-            "channel": None if channel is None else channel.astype("string").astype(object),
+            "tid": recharges["transaction_id"],
+            "distinct_id": e164,
+            "amount": recharges["amount_ngn"],
+            "ts": (
+                parse_timestamps(recharges["timestamp"], config.timezone)
+                if typed
+                else recharges["timestamp"].astype("string")
+            ),
+            "channel": recharges["channel"] if "channel" in recharges else None,
         }
     )
     names = config.posthog
-    sql = f"""
-        SELECT distinct_id, timestamp, json_object(
+    parsed = f"""
+        SELECT NULLIF(trim(CAST(tid AS VARCHAR)), '') AS tid, distinct_id,
+               CAST(amount AS VARCHAR) AS raw,
+               TRY_CAST(trim(CAST(amount AS VARCHAR)) AS DOUBLE) AS num,
+               {"ts" if typed else _TEXT_TIMESTAMP} AS timestamp,
+               CAST(channel AS VARCHAR) AS channel
+        FROM frame
+    """  # noqa: S608 - fixed SQL
+    events = f"""
+        SELECT {_uuid_sql("h")} AS uuid, {_quote(names.recharge_event)} AS event,
+            distinct_id, timestamp, json_object(
             {_quote(names.amount_property)},
-            CASE WHEN num IS NULL OR isinf(num) THEN to_json(raw)
+            CASE WHEN num IS NULL OR isnan(num) OR isinf(num) THEN to_json(raw)
                  WHEN num = floor(num) AND abs(num) < 1e15 THEN to_json(CAST(num AS BIGINT))
                  ELSE to_json(num) END,
             {_quote(names.transaction_property)}, tid,
             {_quote(names.msisdn_property)}, distinct_id,
             {_quote(names.channel_property)}, channel)::VARCHAR AS properties
-        FROM frame
+        FROM (
+            SELECT *, lower(sha1(from_hex('{RECHARGE_NAMESPACE.hex}') || encode(tid))) AS h
+            FROM parsed
+            WHERE distinct_id IS NOT NULL AND tid IS NOT NULL AND timestamp IS NOT NULL
+        )
     """  # noqa: S608 - names come from the validated promotion config
+    counts = """
+        SELECT count(*) FILTER (WHERE distinct_id IS NULL),
+               count(*) FILTER (WHERE distinct_id IS NOT NULL AND tid IS NULL),
+               count(*) FILTER (WHERE distinct_id IS NOT NULL AND tid IS NOT NULL
+                                AND timestamp IS NULL)
+        FROM parsed
+    """
+    params = {} if typed else {"tz": config.timezone}
     with duckdb.connect() as conn:
+        conn.execute("SET TimeZone = 'UTC'")
         conn.register("frame", frame)
-        built = conn.execute(sql).df()
-    built.insert(0, "uuid", _uuids(frame["tid"]).to_numpy())
-    built.insert(1, "event", names.recharge_event)
+        conn.execute(f"CREATE TEMP TABLE parsed AS {parsed}", params)
+        built = conn.execute(events).df()
+        bad = conn.execute(counts).fetchall()[0]
+    skipped = dict(zip(("invalid_msisdn", "missing_transaction_id", "unreadable_timestamp"),
+                       map(int, bad), strict=True))  # fmt: skip
     return built, {k: v for k, v in skipped.items() if v}
 
 
@@ -133,6 +161,19 @@ def load_recharges(
         (m, {msisdn_key: m, flag_key: blacklisted.get(m, False)}, first_seen.get(m))
         for m in everyone
     )
+    extra = [m for m in blacklisted if m not in first_seen]
+    if extra:  # the upload records these persons with a "$set" event each
+        now = utcnow()
+        person_events = pd.DataFrame(
+            {
+                "uuid": [uuid5_text(RECHARGE_NAMESPACE, "person/" + m) for m in extra],
+                "event": "$set",
+                "distinct_id": extra,
+                "timestamp": now,
+                "properties": "{}",
+            }
+        )
+        events = pd.concat([events, person_events], ignore_index=True)
     before = store.event_count()
     store.add_event_frame(events)
     return {

@@ -94,7 +94,8 @@ def test_emulator_with_synth_holds_the_synth_events_and_persons(emulator_with_sy
     }
     assert blacklisted == set(persons.loc[persons["blacklisted"], "msisdn"])
     events = server.store.events
-    assert 0 < len(events) <= len(server.synth.recharges)
+    recharges = events[events["event"] == "recharge"]
+    assert 0 < len(recharges) <= len(server.synth.recharges)
     assert set(events["distinct_id"]) <= set(persons["msisdn"])
 
 
