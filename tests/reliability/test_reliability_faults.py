@@ -8,6 +8,7 @@ logged; no API key and no phone number may reach a log line or an error message.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -219,8 +220,8 @@ def test_publishing_draws_under_faults_records_each_event_once(
     tmp_path,
     reliability,  # noqa: ANN001
 ) -> None:
-    """Publish several draws through PostHogDataSource while 30% of requests fail; an
-    operator re-runs a publish that ended in an error. Each draw event lands once."""
+    """Publish several draws through PostHogDataSource while most requests fail (3 attempts
+    per call); an operator re-runs a publish that ended in an error. Each event lands once."""
     import numpy as np
     import pandas as pd
 
@@ -249,12 +250,17 @@ def test_publishing_draws_under_faults_records_each_event_once(
         )
         for day in range(10, 16)
     ]
-    server.faults.update(**FAULTS)
+    server.faults.update(
+        **{**FAULTS, "error_rate": 0.4, "rate_limit_rate": 0.2, "slow_rate": 0.1, "drop_rate": 0.05}
+    )
+    policy = dataclasses.replace(POLICY, max_attempts=3)
     attempts = Counter()
     for record in records:
-        for _ in range(10):
+        for _ in range(20):
             attempts[record.draw_id] += 1
-            client = client_for(server)
+            client = PostHogClient(
+                server.url, server.api_key, server.project_id, server.project_api_key, policy=policy
+            )
             try:
                 publish(record, PostHogDataSource(client, config, monitor=False))
                 break
@@ -275,9 +281,11 @@ def test_publishing_draws_under_faults_records_each_event_once(
     faulted = sum(1 for e in api_entries(server) if e["fault"] is not None)
     reliability.add(
         "faults: publish to PostHog",
-        f"{len(records)} draws published through PostHogDataSource with the same faults "
-        f"({faulted} hit); a publish that ended in a PostHog* error was run again",
+        f"{len(records)} draws published through PostHogDataSource with 40% 503, 20% 429, "
+        f"10% too slow, 5% dropped ({faulted} faults hit), 3 attempts per call; a publish "
+        "that ended in a PostHog* error was run again",
         len(records),
         f"every draw's {len(records[0].winners) + 1} events in PostHog exactly once "
-        f"(publish runs per draw: {dict(sorted(Counter(attempts.values()).items()))})",
+        f"({server.store.duplicates_dropped} re-sent copies deduplicated by uuid; publish "
+        f"runs needed per draw: {sorted(attempts.values())})",
     )
