@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--full", action="store_true", help="also export HTML with code cells")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--timeout", type=int, default=600, help="seconds one notebook cell may run (600)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -88,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         full_copy=args.full,
         progress_bar=not args.no_progress,
+        timeout=args.timeout,
         on_progress=print,
     )
     print_run(result)

@@ -110,11 +110,17 @@ def run_reports(
             )
     run.charts = sorted((out_dir / "charts").glob("*.png"))
     write_index(run, values["draw_date"])
-    run.leaks = scan_files([*run.executed, *run.html, *run.full_html, run.index])
+    run.leaks = scan_files(public_files(out_dir))
     if run.leaks:
         listed = "; ".join(leak.format() for leak in run.leaks[:5])
         raise ReportError(f"the reports in {out_dir} leak {len(run.leaks)} value(s): {listed}")
     return run
+
+
+def public_files(out_dir: Path) -> list[Path]:
+    """The report folder's shareable files (notebooks, HTML, JSON); ``private/`` excluded."""
+    kinds = {".ipynb", ".html", ".json"}
+    return sorted(p for p in out_dir.iterdir() if p.is_file() and p.suffix in kinds)
 
 
 def _check_parameters(notebook: Path, values: Mapping[str, Any]) -> None:

@@ -18,6 +18,7 @@ from drawkit.errors import ConfigError, ReportError
 from drawkit.posthog import PostHogClient
 from drawkit.posthog.upload import upload_synth
 from drawkit.reports import NOTEBOOKS, run_reports, scan_files, scan_text
+from drawkit.reports.run import public_files
 from drawkit.reports.steps import AUDIT_FILE, PARTICIPANTS_FILE, WINNERS_FILE
 
 pytestmark = pytest.mark.notebook
@@ -38,7 +39,9 @@ CHARTS = {
 
 
 def report_files(run) -> list[Path]:
-    return [*run.executed, *run.html, *run.full_html, run.index]
+    files = public_files(run.output_dir)
+    assert {"record.public.json", "audit.json", "03_audit.html"} <= {p.name for p in files}
+    return files
 
 
 def full_numbers(private: Path) -> set[str]:
