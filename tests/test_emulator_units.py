@@ -160,6 +160,8 @@ def test_hogql_column_names_follow_aliases_and_expressions(store):
     ("query", "code"),
     [
         ("SELECT * FROM persons_raw", "invalid_input"),
+        ("SELECT toFloat()", "invalid_input"),
+        ("SELECT intDiv(1, 2, 3)", "invalid_input"),
         ("SELECT sleepEachRow(1)", "unsupported_function"),
         ("SELECT (", "syntax_error"),
         ("INSERT INTO events VALUES (1)", "invalid_input"),

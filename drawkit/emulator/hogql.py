@@ -34,13 +34,6 @@ TABLES = {"events", "persons", "person_distinct_ids"}
 _FLOAT_FUNCS = {"tofloat", "tofloat64", "tofloatornull", "tofloat64ornull", "tofloatorzero"}
 _INT_FUNCS = {"toint", "toint64", "toint32", "tointornull", "toint64ornull", "touint64"}
 _IF_AGGS = {"sumif": exp.Sum, "avgif": exp.Avg, "minif": exp.Min, "maxif": exp.Max}
-SUPPORTED_FUNCTIONS = sorted(
-    _FLOAT_FUNCS | _INT_FUNCS | set(_IF_AGGS) | {
-        "tostring", "todatetime", "todate", "totimezone", "intdiv", "uniq", "uniqexact",
-        "jsonextractstring", "jsonextractfloat", "jsonextractint", "jsonextractbool",
-        "jsonextractraw", "now", "today", "isnull", "isnotnull", "ifnull", "tounixtimestamp",
-    }
-)  # fmt: skip
 _PLACEHOLDER = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|\{\s*(\w+)\s*\}")
 _DUCK_TYPES = {
     "BIGINT": "Int64", "INTEGER": "Int32", "HUGEINT": "Int64", "SMALLINT": "Int16",
@@ -257,62 +250,80 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _rewrite_function(name: str, args: list[exp.Expression]) -> exp.Expression:  # noqa: C901
-    first = args[0] if args else None
-    if name in _FLOAT_FUNCS:
-        return _cast(first, "DOUBLE")
-    if name in _INT_FUNCS:
-        return _to_int(first)
-    if name == "tostring":
-        return exp.Cast(this=first, to=exp.DataType.build("VARCHAR"))
-    if name in ("todatetime", "todate"):
-        tz = args[1].name if len(args) > 1 and isinstance(args[1], exp.Literal) else None
-        target = exp.DataType.build("DATE" if name == "todate" else "TIMESTAMP")
-        if isinstance(first, exp.Literal) and first.is_string:
-            stamp = _timestamp_literal(first.name, tz)
-            return exp.Cast(this=stamp, to=target) if name == "todate" else stamp
-        return exp.Cast(this=first, to=target)
-    if name == "totimezone":
-        aware = exp.Cast(this=first, to=exp.DataType.build("TIMESTAMPTZ"))
-        return exp.Anonymous(this="timezone", expressions=[args[1], aware])
-    if name == "intdiv":
-        div = exp.Div(this=_cast(args[0], "DOUBLE"), expression=args[1])
-        return _cast(exp.Floor(this=div), "BIGINT")
-    if name in ("uniq", "uniqexact"):
-        return exp.Count(this=exp.Distinct(expressions=args))
-    if name in _IF_AGGS:
-        return exp.Filter(this=_IF_AGGS[name](this=args[0]), expression=exp.Where(this=args[1]))
-    if name.startswith("jsonextract"):
+def _typed(type_name: str, text: str) -> exp.Expression:
+    return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build(type_name))
+
+
+def _datetime(args: list[exp.Expression], target: str) -> exp.Expression:
+    first = args[0]
+    tz = args[1].name if len(args) > 1 and isinstance(args[1], exp.Literal) else None
+    if isinstance(first, exp.Literal) and first.is_string:
+        first = _timestamp_literal(first.name, tz)
+        if target == "TIMESTAMP":
+            return first
+    return exp.Cast(this=first, to=exp.DataType.build(target))
+
+
+def _json_extract(kind: str) -> Any:
+    def build(args: list[exp.Expression]) -> exp.Expression:
         keys = [a.name for a in args[1:]]
-        text = _json_text(first, keys)
-        return {
-            "jsonextractstring": text,
-            "jsonextractfloat": _cast(text, "DOUBLE"),
-            "jsonextractint": _to_int(text),
-            "jsonextractbool": exp.EQ(this=text, expression=exp.Literal.string("true")),
-            "jsonextractraw": exp.Cast(
-                this=exp.Anonymous(this="json_extract", expressions=[first, _json_path(keys)]),
-                to=exp.DataType.build("VARCHAR"),
-            ),
-        }[name]
-    if name == "now":
-        return exp.Cast(
-            this=exp.Literal.string(utcnow().isoformat(sep=" ")),
-            to=exp.DataType.build("TIMESTAMP"),
-        )
-    if name == "today":
-        return exp.Cast(
-            this=exp.Literal.string(utcnow().date().isoformat()), to=exp.DataType.build("DATE")
-        )
-    if name == "isnull":
-        return exp.Is(this=first, expression=exp.Null())
-    if name == "isnotnull":
-        return exp.Not(this=exp.Is(this=first, expression=exp.Null()))
-    if name == "ifnull":
-        return exp.Coalesce(this=first, expressions=args[1:])
-    if name == "tounixtimestamp":
-        return _to_int(exp.Anonymous(this="epoch", expressions=[first]))
-    raise HogQLError(f"Unsupported function {name!r}", "unsupported_function")
+        text = _json_text(args[0], keys)
+        if kind == "string":
+            return text
+        if kind == "float":
+            return _cast(text, "DOUBLE")
+        if kind == "int":
+            return _to_int(text)
+        if kind == "bool":
+            return exp.EQ(this=text, expression=exp.Literal.string("true"))
+        raw = exp.Anonymous(this="json_extract", expressions=[args[0], _json_path(keys)])
+        return exp.Cast(this=raw, to=exp.DataType.build("VARCHAR"))
+
+    return build
+
+
+def _if_aggregate(func: type[exp.Expression]) -> Any:
+    return lambda a: exp.Filter(this=func(this=a[0]), expression=exp.Where(this=a[1]))
+
+
+# name -> (fewest arguments, most arguments or None for any, builder)
+FUNCTIONS: dict[str, tuple[int, int | None, Any]] = {
+    **{name: (1, 1, lambda a: _cast(a[0], "DOUBLE")) for name in _FLOAT_FUNCS},
+    **{name: (1, 1, lambda a: _to_int(a[0])) for name in _INT_FUNCS},
+    **{name: (2, 2, _if_aggregate(func)) for name, func in _IF_AGGS.items()},
+    "tostring": (1, 1, lambda a: exp.Cast(this=a[0], to=exp.DataType.build("VARCHAR"))),
+    "todatetime": (1, 2, lambda a: _datetime(a, "TIMESTAMP")),
+    "todate": (1, 2, lambda a: _datetime(a, "DATE")),
+    "totimezone": (2, 2, lambda a: exp.Anonymous(
+        this="timezone",
+        expressions=[a[1], exp.Cast(this=a[0], to=exp.DataType.build("TIMESTAMPTZ"))],
+    )),
+    "intdiv": (2, 2, lambda a: _cast(
+        exp.Floor(this=exp.Div(this=_cast(a[0], "DOUBLE"), expression=a[1])), "BIGINT"
+    )),
+    "uniq": (1, None, lambda a: exp.Count(this=exp.Distinct(expressions=a))),
+    "uniqexact": (1, None, lambda a: exp.Count(this=exp.Distinct(expressions=a))),
+    "jsonextractstring": (2, None, _json_extract("string")),
+    "jsonextractfloat": (2, None, _json_extract("float")),
+    "jsonextractint": (2, None, _json_extract("int")),
+    "jsonextractbool": (2, None, _json_extract("bool")),
+    "jsonextractraw": (2, None, _json_extract("raw")),
+    "now": (0, 0, lambda a: _typed("TIMESTAMP", utcnow().isoformat(sep=" "))),
+    "today": (0, 0, lambda a: _typed("DATE", utcnow().date().isoformat())),
+    "isnull": (1, 1, lambda a: exp.Is(this=a[0], expression=exp.Null())),
+    "isnotnull": (1, 1, lambda a: exp.Not(this=exp.Is(this=a[0], expression=exp.Null()))),
+    "ifnull": (2, 2, lambda a: exp.Coalesce(this=a[0], expressions=a[1:])),
+    "tounixtimestamp": (1, 1, lambda a: _to_int(exp.Anonymous(this="epoch", expressions=a))),
+}  # fmt: skip
+SUPPORTED_FUNCTIONS = sorted(FUNCTIONS)
+
+
+def _rewrite_function(name: str, args: list[exp.Expression]) -> exp.Expression:
+    fewest, most, build = FUNCTIONS[name]
+    if len(args) < fewest or (most is not None and len(args) > most):
+        wanted = str(fewest) if fewest == most else f"{fewest} to {most or 'any'}"
+        raise HogQLError(f"Function {name!r} takes {wanted} argument(s), got {len(args)}")
+    return build(args)
 
 
 def _is_property(node: exp.Expression) -> bool:

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -162,9 +162,6 @@ class EmulatorServer:
                 return 3600 - (now - self._query_times[0])
             self._query_times.append(now)
         return None
-
-
-Route = tuple[str, re.Pattern[str], Callable[..., Any], tuple[str, ...]]
 
 
 class _HTTPServer(ThreadingHTTPServer):
