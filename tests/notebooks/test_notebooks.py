@@ -188,3 +188,24 @@ def test_posthog_source_reports(posthog_reports) -> None:
     for path in run.executed:
         notebook = nbformat.read(path, as_version=4)
         assert "api_key" not in json.dumps(notebook.metadata.get("papermill", {}))
+
+
+def test_a_report_that_shows_a_full_number_fails_the_run(tmp_path, make_local_parameters) -> None:
+    """The scan runs on real output: a notebook printing a number stops the run."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    source = nbformat.read(Path(__file__).parents[2] / "notebooks" / "01_daily_cohort.ipynb", 4)
+    parameters = next(c for c in source.cells if "parameters" in c.metadata.get("tags", []))
+    leaky = new_notebook(cells=[parameters, new_code_cell('print("winner: +2348031234567")')])
+    leaky.metadata["kernelspec"] = source.metadata["kernelspec"]
+    nbformat.write(leaky, tmp_path / "01_daily_cohort.ipynb")
+    params = make_local_parameters(tmp_path, tmp_path / "ledger")
+    with pytest.raises(ReportError, match="unmasked phone number") as caught:
+        run_reports(
+            params,
+            tmp_path / "reports",
+            notebooks=("01_daily_cohort",),
+            notebooks_dir=tmp_path,
+            progress_bar=False,
+        )
+    assert "8031234567" not in str(caught.value)
