@@ -80,8 +80,9 @@ class ReportParams:
             recharges=recharges,
             blacklist=_path(values.get("blacklist")),
             config_path=_path(values.get("config")),
-            ledger_dir=_path(values.get("ledger_dir")) or Path("ledger").resolve(),
-            output_dir=_path(values.get("output_dir")) or Path("reports").resolve(),
+            ledger_dir=_path(values.get("ledger_dir")) or project_root() / "ledger",
+            output_dir=_path(values.get("output_dir"))
+            or project_root() / "reports" / _date(values.get("draw_date")).isoformat(),
             beacon=_hex(values.get("beacon")),
             beacon_round=int(values["beacon_round"]) if values.get("beacon_round") else None,
             simulations=_positive("simulations", values.get("simulations", 500)),
@@ -117,6 +118,14 @@ class ReportParams:
     def results_dir(self) -> Path:
         """Where the local source records published results (next to the ledger)."""
         return self.ledger_dir / "published"
+
+
+def project_root() -> Path:
+    """Where default report and ledger folders go: the working directory, or its parent
+    when a notebook runs from ``notebooks/`` (so outputs land in the git-ignored
+    ``reports/`` and ``ledger/``, never next to the committed notebooks)."""
+    cwd = Path.cwd().resolve()
+    return cwd.parent if cwd.name == "notebooks" else cwd
 
 
 def operator_secret(variable: str = SECRET_ENV) -> bytes | None:

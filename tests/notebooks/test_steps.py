@@ -144,3 +144,11 @@ def test_committed_notebooks_have_no_outputs_and_the_shared_parameters() -> None
         assert tuple(declared) == PARAMETER_NAMES, name
         assert all(p["help"] for p in declared.values()), f"{name}: a parameter without help"
         assert not re.search(r"api_key|secret\s*:", tagged[0].source, re.IGNORECASE), name
+
+
+def test_default_folders_stay_out_of_the_notebooks_folder(tmp_path, monkeypatch) -> None:
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    params = ReportParams.from_values(draw_date="2026-11-24", source="posthog")
+    assert params.output_dir == tmp_path.resolve() / "reports" / "2026-11-24"
+    assert params.ledger_dir == tmp_path.resolve() / "ledger"
