@@ -13,9 +13,13 @@ from collections.abc import Iterable
 
 from drawkit.msisdn import mask
 
-# +234 803 123 4567, 2348031234567, 08031234567, 0803-123-4567, 8031234567 inside text.
+# Any spelling drawkit.msisdn accepts, inside text: +234 803 123 4567, 2348031234567,
+# 002348031234567, 23408031234567, (0803) 123-4567, 0803/123/4567, 8031234567, and the
+# URL-encoded %2B2348031234567 that HTTP libraries log.
+_SEP = r"[\s\-./()\u00a0]{0,3}"
 _MSISDN_IN_TEXT = re.compile(
-    r"(?<![\w+])(?:\+?234[\s\-.]?|0)?[789][01]\d(?:[\s\-.]?\d){7}(?!\d)"
+    rf"(?<![\w+])(?:(?:\+|%2B|00)?\(?234\)?{_SEP}\(?0?|\(?0)?[789][01]\d(?:{_SEP}\d){{7}}(?!\d)",
+    re.IGNORECASE,
 )
 _KEY_IN_TEXT = re.compile(r"\b(ph[xc]_)[A-Za-z0-9_\-]{8,}")
 _registered_secrets: set[str] = set()
@@ -32,7 +36,7 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "[REDACTED]")
     text = _KEY_IN_TEXT.sub(lambda m: m.group(1) + "[REDACTED]", text)
-    return _MSISDN_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
+    return _MSISDN_IN_TEXT.sub(lambda m: mask(re.sub("(?i)%2B", "+", m.group(0))), text)
 
 
 class RedactingFilter(logging.Filter):
