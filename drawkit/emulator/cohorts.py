@@ -160,6 +160,8 @@ def _resolve(emulator: EmulatorServer, values: list[Any], by_email: bool = False
 def _query_ids(emulator: EmulatorServer, query: Any) -> list[str]:
     if not isinstance(query, Mapping) or query.get("kind") != "HogQLQuery":
         raise validation_error("A static cohort's query must be a HogQLQuery.", "query")
+    if not isinstance(query.get("values") or {}, Mapping):
+        raise validation_error("query.values must be an object.", "query")
     try:
         result = run_query(emulator.store, str(query.get("query", "")), query.get("values"))
     except HogQLError as exc:
@@ -168,10 +170,27 @@ def _query_ids(emulator: EmulatorServer, query: Any) -> list[str]:
 
 
 def _validate(fields: Mapping[str, Any], is_static: bool) -> None:
+    for flag in ("is_static", "deleted"):
+        if flag in fields and not isinstance(fields[flag], bool):
+            if str(fields[flag]).lower() not in ("true", "false"):  # form fields are text
+                raise validation_error("Must be a valid boolean.", flag)
     if "name" in fields and fields["name"] is not None and not isinstance(fields["name"], str):
         raise validation_error("Not a valid string.", "name")
     if "name" in fields and isinstance(fields["name"], str) and len(fields["name"]) > 400:
         raise validation_error("Ensure this field has no more than 400 characters.", "name")
+    query = fields.get("query")
+    if query is not None and not isinstance(query, Mapping):
+        raise validation_error("query must be an object such as a HogQLQuery.", "query")
+    if not isinstance(fields.get("description", ""), str):
+        raise validation_error("Not a valid string.", "description")
+    if not isinstance(fields.get("groups", []), list):
+        raise validation_error("groups must be a list.", "groups")
+    ids = fields.get("_create_static_person_ids")
+    if ids is not None and not isinstance(ids, list):
+        kind = type(ids).__name__
+        raise validation_error(
+            f'Expected a list of items but got type "{kind}".', "_create_static_person_ids"
+        )
     filters = fields.get("filters")
     if filters is None:
         if not is_static and not fields.get("groups") and "filters" in fields:
@@ -203,7 +222,7 @@ def list_cohorts(emulator: EmulatorServer, request: Request) -> Response:
 def create_cohort(emulator: EmulatorServer, request: Request) -> Response:
     """POST .../cohorts/ (JSON or multipart with a ``csv`` file) → 201."""
     fields, upload = _body(request)
-    is_static = bool(fields.get("is_static")) or upload is not None
+    is_static = _as_bool(fields.get("is_static")) or upload is not None
     _validate(fields, is_static)
     if not is_static and not fields.get("filters") and not fields.get("groups"):
         raise validation_error("A dynamic cohort needs filters.", "filters")
@@ -246,6 +265,10 @@ def create_cohort(emulator: EmulatorServer, request: Request) -> Response:
     return 201, _public(cohort), {}
 
 
+def _as_bool(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() == "true"
+
+
 def _cohort_type(filters: Any) -> str:
     text = json.dumps(filters or {})
     return "behavioral" if '"behavioral"' in text else "person_property"
@@ -264,12 +287,18 @@ def update_cohort(emulator: EmulatorServer, request: Request) -> Response:
         cohort = _get(emulator, request)
         _validate({k: v for k, v in fields.items() if k != "filters" or v is not None},
                   cohort["is_static"])  # fmt: skip
+        static = _as_bool(fields.get("is_static", cohort["is_static"]))
+        incoming = None  # new static members, worked out before anything changes
+        if upload is not None:
+            incoming = _csv_ids(emulator, upload)
+        elif static and fields.get("query"):
+            incoming = _query_ids(emulator, fields["query"])
         for key in WRITABLE:
             if key in fields:
-                cohort[key] = fields[key]
-        if "filters" in fields or upload is not None:
-            if upload is not None:
-                cohort["_incoming"] = _csv_ids(emulator, upload)
+                value = fields[key]
+                cohort[key] = _as_bool(value) if key in ("is_static", "deleted") else value
+        if "filters" in fields or incoming is not None:
+            cohort["_incoming"] = incoming or []
             cohort["is_calculating"] = True
             cohort["_ready_at"] = time.monotonic() + emulator.calculation_seconds
             _refresh(emulator, cohort)

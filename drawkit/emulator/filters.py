@@ -154,12 +154,17 @@ def _validate_behavioral(leaf: Mapping[str, Any], attr: str) -> None:
         )
     if leaf["event_type"] != "events":
         raise FilterError("only event_type 'events' is supported by the emulator", attr)
+    if leaf.get("time_value") not in (None, "") and _number(leaf["time_value"]) is None:
+        raise FilterError("time_value must be a number", attr)
     if leaf.get("time_interval") and leaf["time_interval"] not in INTERVALS:
         raise FilterError(f"time_interval must be one of {', '.join(INTERVALS)}", attr)
     for name in ("explicit_datetime", "explicit_datetime_to"):
         if leaf.get(name) and resolve_datetime(leaf[name]) is None:
             raise FilterError(f"{name} {leaf[name]!r} is not a date/time or '-Nd'", attr)
-    for item in leaf.get("event_filters") or []:
+    event_filters = leaf.get("event_filters") or []
+    if not isinstance(event_filters, list):
+        raise FilterError("event_filters must be a list of property filters", attr)
+    for item in event_filters:
         validate_property(item, attr)
     if leaf["value"] == "performed_event_multiple":
         if (leaf.get("operator") or "gte") not in SQL_OPERATORS:

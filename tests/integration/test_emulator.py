@@ -488,6 +488,39 @@ def test_static_cohort_from_ids_csv_and_add_remove(emulator):
     assert _wait_calculated(emulator, form.json()["id"])["count"] == 3
 
 
+def test_static_cohort_from_a_hogql_query_and_patched_query(emulator):
+    _capture(emulator, [_event(i) for i in range(6)])
+    query = {
+        "kind": "HogQLQuery",
+        "query": "SELECT DISTINCT distinct_id FROM events "
+        "WHERE toInt(properties.amount_ngn) >= {a}",
+        "values": {"a": 500},
+    }
+    created = requests.post(
+        _api(emulator, "cohorts/"), json={"name": "big", "is_static": True, "query": query},
+        headers=_auth(emulator), timeout=TIMEOUT,
+    )  # fmt: skip
+    assert created.status_code == 201
+    assert _wait_calculated(emulator, created.json()["id"])["count"] == 2  # amounts 500, 600
+    query["values"] = {"a": 400}
+    patched = requests.patch(
+        _api(emulator, f"cohorts/{created.json()['id']}/"), json={"query": query},
+        headers=_auth(emulator), timeout=TIMEOUT,
+    )  # fmt: skip
+    assert patched.status_code == 200 and patched.json()["is_calculating"] is True
+    assert _wait_calculated(emulator, created.json()["id"])["count"] == 3
+    bad = requests.patch(
+        _api(emulator, f"cohorts/{created.json()['id']}/"),
+        json={"name": "renamed", "query": {"kind": "HogQLQuery", "query": "SELECT nope("}},
+        headers=_auth(emulator), timeout=TIMEOUT,
+    )  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["attr"] == "query"
+    again = requests.get(
+        _api(emulator, f"cohorts/{created.json()['id']}/"), headers=_auth(emulator), timeout=TIMEOUT
+    )
+    assert again.json()["name"] == "big"  # a rejected PATCH changes nothing
+
+
 def test_cohort_list_search_patch_soft_delete_and_405(emulator):
     ids = []
     for name in ["daily 2026-11-19", "daily 2026-11-20", "test"]:
@@ -830,6 +863,61 @@ def test_answers_are_not_held_back_by_nagle(emulator):
             session.get(_api(emulator, "cohorts/"), headers=_auth(emulator), timeout=TIMEOUT)
         elapsed = time.monotonic() - started
     assert elapsed < 1.0  # a 40 ms delayed-ACK stall per answer would take 2 s
+
+
+JUNK_BODIES = [
+    b"[]", b"1", b'"x"', b"null", b"{nope", b'{"query": 1}',
+    b'{"query": {"kind": "HogQLQuery", "query": 5}}',
+    b'{"query": {"kind": "HogQLQuery", "query": "SELECT 1", "values": [1]}}',
+    b'{"name": 5}', b'{"filters": []}', b'{"filters": {"properties": []}}',
+    b'{"filters": {"properties": {"type": "AND", "values": [1]}}}',
+    b'{"is_static": true, "_create_static_person_ids": "abc"}',
+    b'{"person_ids": "x"}', b'{"person_ids": [1]}', b'{"person_id": 5}', b'{"deleted": "yes"}',
+    b'{"batch": "x"}', b'{"batch": [1]}', b'{"api_key": 1, "batch": [{}]}',
+    b'{"filters": {"properties": {"type": "behavioral", "key": "r", "value": "performed_event",'
+    b' "event_type": "events", "time_value": "x"}}}',
+    b'{"filters": {"properties": {"type": "behavioral", "key": "r", "value": '
+    b'"performed_event_multiple", "event_type": "events", "operator_value": 2, '
+    b'"event_filters": "x"}}}',
+    b'{"scopes": "x"}', b'{"calculation_seconds": "x"}', b'{"error_rate": "x"}', b'{"script": 5}',
+]  # fmt: skip
+
+
+def test_junk_bodies_never_cause_a_server_error(emulator):
+    static = requests.post(
+        _api(emulator, "cohorts/"), json={"name": "s", "is_static": True},
+        headers=_auth(emulator), timeout=TIMEOUT,
+    ).json()["id"]  # fmt: skip
+    targets = [
+        ("POST", "/batch/"), ("POST", "/i/v0/e/"),
+        ("POST", _api(emulator, "query/")), ("POST", _api(emulator, "cohorts/")),
+        ("PATCH", _api(emulator, f"cohorts/{static}/")),
+        ("PATCH", _api(emulator, f"cohorts/{static}/add_persons_to_static_cohort/")),
+        ("PATCH", _api(emulator, f"cohorts/{static}/remove_person_from_static_cohort/")),
+        ("POST", "/_emulator/faults"), ("POST", "/_emulator/config"),
+    ]  # fmt: skip
+    headers = {**_auth(emulator), "Content-Type": "application/json"}
+    for method, target in targets:
+        url = target if target.startswith("http") else emulator.url + target
+        for body in JUNK_BODIES:
+            response = requests.request(method, url, data=body, headers=headers, timeout=TIMEOUT)
+            assert response.status_code < 500, (method, target, body, response.text)
+            if method == "POST":  # (a PATCH may ignore fields it does not know, as DRF does)
+                assert response.status_code >= 400, (method, target, body, response.text)
+            if response.status_code >= 400:
+                assert set(response.json()) >= {"type", "code", "detail"}, (target, body)
+    assert emulator.faults.to_dict() == type(emulator.faults)().to_dict()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=abc", "offset=-1", "limit=0", "properties=%5B1%5D", "properties=nope"],
+)
+def test_bad_list_parameters_are_400(emulator, query):
+    response = requests.get(
+        _api(emulator, f"persons/?{query}"), headers=_auth(emulator), timeout=TIMEOUT
+    )
+    assert response.status_code == 400 and response.json()["type"] == "validation_error"
 
 
 # --------------------------------------------------------------------------- loaders
