@@ -167,13 +167,6 @@ def test_record_with_fields_removed_added_or_truncated_gives_drawkit_error_or_mi
     check_edit(text, original, ledger, STRUCTURAL_CASES)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (reported): DrawRecord.from_dict does not check field types/formats, "
-    "so e.g. draw_id=null, secret='zz', draw_date='zz', prizes[0].count=null or "
-    "excluded_msisdns=null escape verify_record/from_dict as TypeError/ValueError/"
-    "AttributeError",
-)
 def test_record_with_values_changed_or_garbled_gives_drawkit_error_or_mismatch(
     drawn,
     reliability,  # noqa: ANN001

@@ -212,7 +212,7 @@ def test_cli_draw_verify_and_events_never_print_a_full_number(tmp_path, reliabil
     )
 
 
-def test_debug_logs_of_a_persons_lookup_by_number_are_masked() -> None:
+def test_debug_logs_of_a_persons_lookup_by_number_are_masked(reliability) -> None:  # noqa: ANN001
     from drawkit.emulator import EmulatorServer
     from drawkit.redact import install_log_redaction
 
@@ -231,4 +231,13 @@ def test_debug_logs_of_a_persons_lookup_by_number_are_masked() -> None:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-    assert "8031234567" not in stream.getvalue()
+    text = stream.getvalue()
+    assert "8031234567" not in text
+    assert "/persons/?" in text  # the request line with its query string was logged
+    reliability.add(
+        "security: masking",
+        "DEBUG logging as `drawkit -v` sets it up, during a persons lookup by number "
+        "(urllib3 logs the URL with the number URL-encoded)",
+        1,
+        "the number is masked in every log line",
+    )
