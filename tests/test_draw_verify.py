@@ -11,6 +11,7 @@ import pytest
 
 from drawkit.config import PrizeTier, PromotionConfig
 from drawkit.draw import DrawRecord, Ledger, run_draw, verify_record
+from drawkit.errors import LedgerError
 from drawkit.msisdn import mask
 
 DAY = date(2026, 11, 24)
@@ -175,3 +176,21 @@ def test_public_summary_masks_each_number_once(drawn) -> None:
     for text in (record.summary(), record.public().summary()):
         assert all(f": {mask(w.msisdn)} (" in text for w in record.winners)
         assert all(w.msisdn not in text for w in record.winners)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("participants", "12", "draw record: participants must be an integer"),
+        ("seed", "zz", "draw record: seed must be hexadecimal"),
+        ("draw_date", "2026-13-45", "draw record: draw_date must be a date"),
+        ("excluded_msisdns", None, "draw record: excluded_msisdns must be a list"),
+    ],
+)
+def test_a_record_with_a_wrong_typed_field_is_refused_naming_it(
+    drawn, field, value, message
+) -> None:
+    data = drawn[0].to_dict()
+    data[field] = value
+    with pytest.raises(LedgerError, match=message):
+        DrawRecord.from_json(json.dumps(data))

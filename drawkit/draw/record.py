@@ -11,7 +11,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
-from typing import Any, Literal
+from types import NoneType, UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from drawkit.errors import LedgerError
 from drawkit.msisdn import mask
@@ -93,7 +94,7 @@ class Commitment:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Commitment:
         """Build from a ledger entry; an error names a missing or unknown field."""
-        return cls(**_known_fields(cls, data, "commitment"))
+        return _build(cls, data, "commitment")
 
     def announcement(self) -> str:
         """What the operator publishes (and gives the witness) before the draw."""
@@ -163,17 +164,7 @@ class DrawRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DrawRecord:
         """Build from a ledger entry or record file; an error names a bad field."""
-        values = _known_fields(cls, data, "draw record")
-        try:
-            values["commitment"] = Commitment.from_dict(values["commitment"])
-            values["prizes"] = tuple(Prize(**p) for p in values["prizes"])
-            values["shortfall"] = tuple(Shortfall(**s) for s in values["shortfall"])
-            values["winners"] = tuple(Winner(**w) for w in values["winners"])
-        except (TypeError, KeyError) as exc:
-            raise LedgerError(f"draw record has a malformed nested field: {exc}") from exc
-        values["excluded_msisdns"] = tuple(values["excluded_msisdns"])
-        values["first_words"] = tuple(values["first_words"])
-        return cls(**values)
+        return _build(cls, data, "draw record")
 
     @classmethod
     def from_json(cls, text: str) -> DrawRecord:
@@ -269,6 +260,68 @@ class DrawRecord:
 def _shown(msisdn: str) -> str:
     """A number masked for display; one already masked (a public copy) stays as it is."""
     return msisdn if "*" in msisdn else mask(msisdn)
+
+
+# Fields whose text has a fixed format, checked when a record or commitment is read.
+_HEX_FIELDS = {
+    "cohort_digest", "seed", "secret", "beacon_value", "secret_commitment",
+    "record_hash", "previous_record_hash",
+}
+_DATE_FIELDS = {"draw_date"}
+
+
+def _build(cls: type, data: Any, what: str) -> Any:
+    """An instance of dataclass ``cls`` from JSON data, every field checked against its type
+    hint (nested records, tuples, dicts, literals) and format; errors name the field."""
+    if not isinstance(data, dict):
+        raise LedgerError(f"{what} must be a JSON object, not {type(data).__name__}")
+    values = _known_fields(cls, data, what)
+    hints = get_type_hints(cls)
+    return cls(**{name: _typed(hints[name], value, f"{what}: {name}") for name, value in
+                  values.items()})
+
+
+def _typed(hint: Any, value: Any, where: str) -> Any:
+    """``value`` converted to ``hint`` (lists to tuples, dicts to dataclasses) or LedgerError."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        if value is None and NoneType in args:
+            return None
+        (inner,) = [a for a in args if a is not NoneType]
+        return _typed(inner, value, where)
+    if origin is Literal:
+        if value not in args:
+            raise LedgerError(f"{where} must be one of {', '.join(map(str, args))}, not {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise LedgerError(f"{where} must be a list")
+        return tuple(_typed(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise LedgerError(f"{where} must be an object")
+        return {str(k): _typed(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        return _build(hint, value, where)
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise LedgerError(f"{where} must be an integer, not {value!r}")
+    if hint is not int and not isinstance(value, hint):
+        raise LedgerError(f"{where} must be {hint.__name__}, not {value!r}")
+    _check_format(where.rsplit(": ", 1)[-1], value, where)
+    return value
+
+
+def _check_format(name: str, value: Any, where: str) -> None:
+    if name in _HEX_FIELDS and value != "":
+        try:
+            bytes.fromhex(value)
+        except ValueError:
+            raise LedgerError(f"{where} must be hexadecimal, not {value!r}") from None
+    if name in _DATE_FIELDS:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise LedgerError(f"{where} must be a date (YYYY-MM-DD), not {value!r}") from None
 
 
 def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
