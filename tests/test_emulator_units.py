@@ -185,3 +185,16 @@ def test_faults_update_validates_and_reset_restores_defaults():
     faults.reset()
     assert faults.to_dict() == Faults().to_dict()
     assert faults.draw() is None
+
+
+def test_person_changes_reach_queries_incrementally():
+    store = Store()
+    store.add_persons((f"p{i}", {"flag": False}, None) for i in range(20))
+    query = "SELECT properties.flag AS flag, count() AS n FROM persons GROUP BY flag ORDER BY flag"
+    assert run_query(store, query)["results"] == [["false", 20]]
+    store.capture([{"event": "$set", "distinct_id": "p3", "$set": {"flag": True}}])
+    store.capture([{"event": "x", "distinct_id": "new", "properties": {"$set": {"flag": True}}}])
+    assert store._changed == {"p3", "new"}  # a partial re-mirror, not the whole table
+    assert run_query(store, query)["results"] == [["false", 19], ["true", 2]]
+    joined = run_query(store, "SELECT distinct_id FROM events WHERE person.properties.flag = true")
+    assert sorted(r[0] for r in joined["results"]) == ["new", "p3"]

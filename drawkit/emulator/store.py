@@ -104,7 +104,8 @@ class Store:
     duplicates_dropped: int = 0
     _pending: list[tuple] = field(default_factory=list)
     _seq: int = 0
-    _persons_dirty: bool = True
+    _persons_dirty: bool = True  # rebuild the whole duckdb persons table at the next sync
+    _changed: set[str] = field(default_factory=set)  # distinct ids to re-mirror otherwise
 
     def __post_init__(self) -> None:
         self.conn.execute("SET TimeZone = 'UTC'")
@@ -193,22 +194,22 @@ class Store:
             )
             self.persons[distinct_id] = person
             self.persons_by_id[person.id] = person
-            self._persons_dirty = True
+            self._changed.add(distinct_id)
         for source in (props, top):
             set_once = source.get("$set_once")
             if isinstance(set_once, Mapping):
                 for key, value in set_once.items():
                     person.properties.setdefault(key, value)
-                self._persons_dirty = True
+                self._changed.add(distinct_id)
             set_props = source.get("$set")
             if isinstance(set_props, Mapping):
                 person.properties.update(set_props)
-                self._persons_dirty = True
+                self._changed.add(distinct_id)
             unset = source.get("$unset")
             if isinstance(unset, list):
                 for key in unset:
                     person.properties.pop(key, None)
-                self._persons_dirty = True
+                self._changed.add(distinct_id)
 
     def flush(self) -> None:
         """Move buffered events into duckdb, dropping duplicates (see module docstring)."""
@@ -291,12 +292,17 @@ class Store:
     # ------------------------------------------------------------------ persons
 
     def sync(self) -> None:
-        """Flush events and mirror persons into duckdb (before any query)."""
+        """Flush events and mirror persons into duckdb (before any query): only the persons
+        changed since the last sync, or all of them after a bulk load."""
         with self.lock:
             self.flush()
-            if not self._persons_dirty:
+            if not self._persons_dirty and not self._changed:
                 return
-            people = list(self.persons.values())
+            full = self._persons_dirty or len(self._changed) > len(self.persons) // 5
+            if full:
+                people = list(self.persons.values())
+            else:
+                people = [self.persons[d] for d in self._changed if d in self.persons]
             frame = pd.DataFrame(
                 {
                     "id": [p.id for p in people],
@@ -309,7 +315,13 @@ class Store:
             )
             self.conn.register("persons_frame", frame)
             try:
-                self.conn.execute("DELETE FROM ps")
+                if full:
+                    self.conn.execute("DELETE FROM ps")
+                else:
+                    self.conn.execute(
+                        "DELETE FROM ps WHERE distinct_id IN "
+                        "(SELECT distinct_id FROM persons_frame)"
+                    )
                 self.conn.execute(
                     "INSERT INTO ps SELECT id, distinct_id, CAST(created_at AS TIMESTAMP), "
                     "properties, is_identified, seq FROM persons_frame"
@@ -317,6 +329,7 @@ class Store:
             finally:
                 self.conn.unregister("persons_frame")
             self._persons_dirty = False
+            self._changed.clear()
 
     def person_by_id(self, person_id: str) -> Person | None:
         """A person by its UUID (or its distinct id)."""
@@ -333,6 +346,7 @@ class Store:
             self.cohorts.clear()
             self.duplicates_dropped = 0
             self._persons_dirty = True
+            self._changed.clear()
 
     def close(self) -> None:
         """Close the duckdb connection (the store is unusable afterwards)."""
