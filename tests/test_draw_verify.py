@@ -56,10 +56,23 @@ def test_untouched_record_verifies(drawn) -> None:
     assert report.format().startswith("MATCH")
 
 
-def test_public_copy_does_not_verify_but_private_json_does(drawn) -> None:
-    record, frame, _ = drawn
+def test_public_copy_verifies_with_the_participants_file(drawn) -> None:
+    record, frame, ledger = drawn
     assert verify_record(DrawRecord.from_json(record.to_json()), frame).ok
-    assert not verify_record(record.public(), frame).ok
+    public = DrawRecord.from_json(record.public().to_json())
+    assert public.is_public and not record.is_public
+    assert verify_record(public, frame, ledger=ledger).ok
+    # the full numbers it re-derives must hash to the record's hash: any other edit shows
+    edited = dataclasses.replace(public, created_at="2026-01-01T00:00:00+00:00")
+    assert verify_record(edited, frame).first.field == "record_hash"
+    wrong = dataclasses.replace(
+        public, winners=(dataclasses.replace(public.winners[0], msisdn="0801****234"),)
+        + public.winners[1:]
+    )
+    report = verify_record(wrong, frame)
+    assert report.first.field == "winners[0].msisdn"
+    assert "record has 0801****234" in report.format()
+    assert mask(record.winners[0].msisdn) in report.format()
 
 
 def test_changed_entry_in_participants_file(drawn) -> None:
@@ -169,6 +182,8 @@ def test_recent_winner_exclusion_is_checked_against_the_ledger(tmp_path) -> None
     # the full eligible file and the drawn cohort (recent winners removed) both verify
     drawn_only = frame[~frame["msisdn"].isin(record.excluded_msisdns)]
     assert verify_record(record, drawn_only, ledger=ledger).ok
+    # the public copy masks the excluded numbers too; they are matched back by their mask
+    assert verify_record(record.public(), frame, ledger=ledger).ok
 
 
 def test_public_summary_masks_each_number_once(drawn) -> None:

@@ -197,6 +197,14 @@ class DrawRecord:
             excluded_msisdns=tuple(mask(m) for m in self.excluded_msisdns),
         )
 
+    @property
+    def is_public(self) -> bool:
+        """True for the published copy (numbers masked); verify then takes the full numbers
+        from the participants file and checks they hash to ``record_hash``."""
+        return any("*" in w.msisdn for w in self.winners) or any(
+            "*" in m for m in self.excluded_msisdns
+        )
+
     def prize(self, tier: str) -> Prize:
         """The prize tier called ``tier``."""
         for prize in self.prizes:

@@ -6,7 +6,7 @@ optionally, the ledger and an independently fetched beacon value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
@@ -92,11 +92,22 @@ def verify_record(
     its commitment and the recent-winner exclusions are checked too.
     """
     diffs: list[Difference] = []
+    public = record.is_public
+    if public:  # the published copy: full numbers come back from the participants file
+        record = _unmask_exclusions(record, participants, diffs)
     cohort = _cohort(record, participants, diffs)
     _check_commitment(record, diffs)
     seed = _check_seed(record, beacon, diffs)
     if cohort is not None and seed is not None:
-        _check_winners(record, cohort, seed, diffs)
+        expected = _check_winners(record, cohort, seed, diffs)
+        if public and len(expected) == len(record.winners):
+            record = replace(
+                record,
+                winners=tuple(
+                    replace(got, msisdn=want.msisdn)
+                    for want, got in zip(expected, record.winners, strict=True)
+                ),
+            )
     chain = _check_ledger(record, ledger, cohort, diffs) if ledger is not None else None
     computed = record.computed_hash()
     if computed != record.record_hash:
@@ -215,16 +226,43 @@ def _check_seed(record: DrawRecord, beacon: bytes | None, diffs: list[Difference
     return seed
 
 
+def _unmask_exclusions(
+    record: DrawRecord, participants: pd.DataFrame, diffs: list[Difference]
+) -> DrawRecord:
+    """The public record with its masked excluded numbers matched to the participants file."""
+    if not record.excluded_msisdns:
+        return record
+    by_mask: dict[str, list[str]] = {}
+    for number in participants["msisdn"].astype(str).unique():
+        by_mask.setdefault(mask(number), []).append(number)
+    full = []
+    for masked in record.excluded_msisdns:
+        found = by_mask.get(masked, [])
+        if len(found) != 1:
+            diffs.append(
+                Difference(
+                    "excluded_msisdns",
+                    "one participant per masked number",
+                    f"{masked} matches {len(found)}",
+                    "verify with the private record",
+                )
+            )
+            return record
+        full.append(found[0])
+    return replace(record, excluded_msisdns=tuple(full))
+
+
 def _check_winners(
     record: DrawRecord, cohort: Cohort, seed: bytes, diffs: list[Difference]
-) -> None:
+) -> tuple[Winner, ...]:
+    """Re-draw and compare; returns the re-derived winners (empty if the draw fails)."""
     try:
         expected, shortfall = draw_winners(
             cohort, record.prizes, seed, award_partial=record.award_partial
         )
     except DrawkitError as exc:
         diffs.append(Difference("winners", "a drawable cohort", str(exc)))
-        return
+        return ()
     if len(expected) != len(record.winners):
         diffs.append(Difference("winners.count", len(expected), len(record.winners)))
     for i, (want, got) in enumerate(zip(expected, record.winners, strict=False)):
@@ -233,16 +271,23 @@ def _check_winners(
             diffs.append(diff)
     if shortfall != record.shortfall:
         diffs.append(Difference("shortfall", len(shortfall), len(record.shortfall)))
+    return tuple(expected)
 
 
 def _winner_difference(i: int, want: Winner, got: Winner) -> Difference | None:
     for name in _WINNER_FIELDS:
         a, b = getattr(want, name), getattr(got, name)
+        if name == "msisdn" and "*" in b:  # a public copy holds the masked number
+            a = mask(a)
         if a != b:
             if name == "msisdn":
-                a, b = mask(a), mask(b)
+                a, b = _masked(a), _masked(b)
             return Difference(f"winners[{i}].{name}", a, b, f"draw order {i + 1}")
     return None
+
+
+def _masked(number: str) -> str:
+    return number if "*" in number else mask(number)
 
 
 def _check_ledger(
