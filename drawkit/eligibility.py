@@ -442,6 +442,14 @@ def _amount_text(value: object) -> object:
     return text or None
 
 
+def parse_timestamps(values: pd.Series, config: PromotionConfig) -> pd.Series:
+    """Timestamps as UTC (tz-aware) by the rules :func:`apply_rules` uses: ISO 8601, naive
+    values read in the promotion timezone; NaT where missing or unreadable."""
+    ns, _ = _timestamps_ns(values, config)
+    stamps = pd.to_datetime(ns.view("datetime64[ns]")).tz_localize("UTC")
+    return pd.Series(stamps, index=values.index)
+
+
 def _timestamps_ns(column: pd.Series, config: PromotionConfig) -> tuple[np.ndarray, Checks]:
     """UTC nanoseconds per row (naive values read in the promotion timezone), rejections."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):

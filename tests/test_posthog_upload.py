@@ -5,14 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 from drawkit.config import PromotionConfig
-from drawkit.posthog.upload import _prepare, parse_timestamps, recharge_uuid
+from drawkit.eligibility import parse_timestamps
+from drawkit.posthog.upload import _prepare, recharge_uuid
 
 
 def test_timestamps_without_offset_are_read_in_the_promotion_timezone():
     values = pd.Series(
         ["2026-11-26T23:30:00", "2026-11-26T23:30:00+00:00", "2026-11-26T23:30:00Z", "soon", None]
     )
-    out = parse_timestamps(values, "Africa/Lagos")
+    out = parse_timestamps(values, PromotionConfig())
     assert out[0] == pd.Timestamp("2026-11-26T22:30:00Z")
     assert out[1] == out[2] == pd.Timestamp("2026-11-26T23:30:00Z")
     assert out[3:].isna().all()

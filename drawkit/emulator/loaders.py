@@ -20,36 +20,14 @@ import duckdb
 import pandas as pd
 
 from drawkit.config import PromotionConfig
+from drawkit.eligibility import parse_timestamps
 from drawkit.emulator.store import Store, utcnow, uuid5_text
 from drawkit.errors import InputError
 from drawkit.msisdn import normalize_series
 
 # Must equal drawkit.posthog.upload.RECHARGE_NAMESPACE (a test checks they agree).
 RECHARGE_NAMESPACE = uuidlib.UUID("0b4c3a52-6c1e-5d8e-a7f4-3f1d9e2b6a10")
-_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 
-
-def parse_timestamps(values: pd.Series, tz: str) -> pd.Series:
-    """ISO 8601 strings (or datetimes) as naive UTC; without an offset read in ``tz``."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        stamps = pd.to_datetime(values)
-        if stamps.dt.tz is None:
-            stamps = stamps.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        return stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    text = values.astype("string").str.strip()
-    has_offset = text.str.contains(_OFFSET, regex=True, na=False)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    if has_offset.any():
-        out[has_offset] = pd.to_datetime(
-            text[has_offset], utc=True, errors="coerce", format="ISO8601"
-        )
-    naive = ~has_offset & text.notna() & (text != "")
-    if naive.any():
-        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        out[naive] = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(
-            "UTC"
-        )
-    return out.dt.tz_localize(None)
 
 
 def _uuid_sql(h: str) -> str:
@@ -91,7 +69,7 @@ def recharge_events(
             "distinct_id": e164,
             "amount": recharges["amount_ngn"],
             "ts": (
-                parse_timestamps(recharges["timestamp"], config.timezone)
+                parse_timestamps(recharges["timestamp"], config).dt.tz_localize(None)
                 if typed
                 else recharges["timestamp"].astype("string")
             ),

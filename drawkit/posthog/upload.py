@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from drawkit.config import PromotionConfig
+from drawkit.eligibility import parse_timestamps
 from drawkit.msisdn import normalize_series
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ RECHARGE_NAMESPACE = uuidlib.UUID("0b4c3a52-6c1e-5d8e-a7f4-3f1d9e2b6a10")
 SKIP_MSISDN = "invalid_msisdn"
 SKIP_TIMESTAMP = "unreadable_timestamp"
 SKIP_TRANSACTION = "missing_transaction_id"
-_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 
 
 @dataclass(frozen=True)
@@ -60,31 +60,11 @@ def recharge_uuid(transaction_id: str) -> str:
     return str(uuidlib.uuid5(RECHARGE_NAMESPACE, str(transaction_id)))
 
 
-def parse_timestamps(values: pd.Series, tz: str) -> pd.Series:
-    """ISO 8601 strings (or datetimes) as UTC; without an offset, read in ``tz``; NaT if bad."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        stamps = pd.to_datetime(values)
-        return stamps.dt.tz_localize(tz) if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
-    text = values.astype("string").str.strip()
-    has_offset = text.str.contains(_OFFSET, regex=True, na=False)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    if has_offset.any():
-        out[has_offset] = pd.to_datetime(
-            text[has_offset], utc=True, errors="coerce", format="ISO8601"
-        )
-    naive = ~has_offset & text.notna()
-    if naive.any():
-        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        out[naive] = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(
-            "UTC"
-        )
-    return out
-
 
 def _prepare(recharges: pd.DataFrame, config: PromotionConfig) -> tuple[pd.DataFrame, dict]:
     """Normalised usable rows, and the counts of rows that cannot be sent."""
     e164, _reason = normalize_series(recharges["msisdn"])
-    stamps = parse_timestamps(recharges["timestamp"], config.timezone)
+    stamps = parse_timestamps(recharges["timestamp"], config)
     tid = recharges["transaction_id"].astype("string").str.strip()
     bad_msisdn = e164.isna()
     bad_tid = ~bad_msisdn & (tid.isna() | (tid == ""))
