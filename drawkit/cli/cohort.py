@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from pathlib import Path
 
+from drawkit.cli.arguments import iso_date, positive_int
 from drawkit.config import PromotionConfig, load_promotion
 from drawkit.eligibility import EligibilityResult
 from drawkit.errors import InputError
@@ -22,9 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate deterministic synthetic recharge data (with some bad rows, "
         "duplicates and blacklisted numbers) for tests and demos.",
     )
-    synth.add_argument("--subscribers", type=_positive_int, required=True)
-    synth.add_argument("--days", type=_positive_int, default=1)
-    synth.add_argument("--end-date", type=_iso_date, required=True, help="draw date YYYY-MM-DD")
+    synth.add_argument("--subscribers", type=positive_int, required=True)
+    synth.add_argument("--days", type=positive_int, default=1)
+    synth.add_argument("--end-date", type=iso_date, required=True, help="draw date YYYY-MM-DD")
     synth.add_argument("--seed", type=int, default=1)
     synth.add_argument("--out", type=Path, required=True, help="output directory")
     synth.add_argument("--format", choices=("csv", "parquet"), default="csv")
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build a draw's participants (msisdn, points, entries) from local "
         "files or PostHog; write participants.csv, rejected.csv and summary.json.",
     )
-    cohort.add_argument("--date", type=_iso_date, required=True, help="draw date YYYY-MM-DD")
+    cohort.add_argument("--date", type=iso_date, required=True, help="draw date YYYY-MM-DD")
     cohort.add_argument("--source", choices=("local", "posthog"), default="local")
     cohort.add_argument("--recharges", type=Path, help="recharges CSV or Parquet (local)")
     cohort.add_argument("--blacklist", type=Path, help="blacklist CSV with an msisdn column")
@@ -47,21 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cohort.set_defaults(func=cmd_cohort)
 
 
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from drawkit.cli.arguments import iso_date
 from drawkit.cli.report import print_run
 from drawkit.config import (
     ENV_API_KEY,
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--date",
-        type=date.fromisoformat,
+        type=iso_date,
         default=DEMO_DATE,
         help=f"draw date (default {DEMO_DATE}, fixed so demo runs are reproducible)",
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from drawkit.cli.arguments import hex_bytes, iso_date
 from drawkit.config import PromotionConfig, load_promotion
 from drawkit.draw import (
     DrawRecord,
@@ -48,22 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------ arguments
 
 
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
-def _hex_bytes(text: str) -> bytes:
-    try:
-        return bytes.fromhex(text.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError("the beacon value must be hexadecimal") from exc
 
 
 def _add_cohort_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--date", type=_iso_date, required=True, help="draw date (YYYY-MM-DD)")
+    parser.add_argument("--date", type=iso_date, required=True, help="draw date (YYYY-MM-DD)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--participants", type=Path, help="participants.csv (msisdn, entries)")
     source.add_argument("--recharges", type=Path, help="recharge export (CSV or Parquet)")
@@ -92,7 +83,7 @@ def _register_commit(subparsers: argparse._SubParsersAction) -> None:
 def _register_draw(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("draw", help="run a draw (or show it if it already ran)")
     _add_cohort_args(parser)
-    parser.add_argument("--beacon", type=_hex_bytes, help="beacon value of the round (hex)")
+    parser.add_argument("--beacon", type=hex_bytes, help="beacon value of the round (hex)")
     parser.add_argument("--record-out", type=Path, help="also write the private record here")
     parser.add_argument("--public-out", type=Path, help="write the masked public record here")
     parser.add_argument(
@@ -109,7 +100,7 @@ def _register_verify(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--participants", type=Path, required=True, help="participants.csv")
     parser.add_argument("--ledger", type=Path, help="also check the ledger's hash chain")
     parser.add_argument(
-        "--beacon", type=_hex_bytes, help="beacon value fetched independently (hex)"
+        "--beacon", type=hex_bytes, help="beacon value fetched independently (hex)"
     )
     parser.set_defaults(func=cmd_verify)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
+from drawkit.cli.arguments import iso_date
 from drawkit.config import (
     ENV_API_KEY,
     ENV_PROJECT_API_KEY,
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth = parser.add_argument_group("synthetic data")
     synth.add_argument("--synth-subscribers", type=int, metavar="N")
     synth.add_argument("--synth-days", type=int, default=7, metavar="D")
-    synth.add_argument("--synth-end-date", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    synth.add_argument("--synth-end-date", type=iso_date, metavar="YYYY-MM-DD")
     synth.add_argument("--synth-seed", type=int, default=1, metavar="S")
     behaviour = parser.add_argument_group("behaviour and faults")
     behaviour.add_argument("--calculation-seconds", type=float, default=0.3)

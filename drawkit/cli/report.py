@@ -7,9 +7,9 @@ environment by the notebook kernel; they are never passed as notebook parameters
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 
+from drawkit.cli.arguments import iso_date
 from drawkit.reports import ReportRun, run_reports
 
 
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "for one draw date, export HTML reports (auditor copies without code) and scan them "
         "for leaked keys or phone numbers.",
     )
-    parser.add_argument("--date", type=_iso_date, required=True, help="draw date (YYYY-MM-DD)")
+    parser.add_argument("--date", type=iso_date, required=True, help="draw date (YYYY-MM-DD)")
     parser.add_argument("--source", choices=("local", "posthog"), default="local")
     parser.add_argument(
         "--strategy", choices=("hogql", "cohort"), default="hogql", help="PostHog strategy"
@@ -48,11 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
 def parameters(args: argparse.Namespace) -> dict[str, object]:
