@@ -298,7 +298,7 @@ def load_cohort(params: ReportParams) -> FrozenCohort:
 
 def commit(params: ReportParams, cohort: FrozenCohort) -> Commitment:
     """Commit to the cohort digest, beacon round and secret hash (idempotent)."""
-    return commit_draw(
+    commitment = commit_draw(
         cohort.participants,
         params.config,
         params.draw_date,
@@ -306,6 +306,15 @@ def commit(params: ReportParams, cohort: FrozenCohort) -> Commitment:
         beacon_round=params.beacon_round,
         secret=operator_secret(),
     )
+    monitor(params, "draw_committed", {"draw_id": commitment.draw_id})
+    return commitment
+
+
+def monitor(params: ReportParams, event: str, properties: dict[str, Any]) -> None:
+    """A monitoring event in PostHog when PostHog is the source (never fails the run)."""
+    if params.source == "posthog":
+        source = open_source(params).source
+        source.track(event, properties)  # type: ignore[attr-defined]
 
 
 def commitment_table(commitment: Commitment) -> pd.DataFrame:
@@ -325,7 +334,7 @@ def commitment_table(commitment: Commitment) -> pd.DataFrame:
 
 def draw(params: ReportParams, cohort: FrozenCohort) -> DrawRecord:
     """Run the draw, or return its record when it already ran (same winners)."""
-    return run_draw(
+    record = run_draw(
         cohort.participants,
         params.config,
         params.draw_date,
@@ -335,6 +344,9 @@ def draw(params: ReportParams, cohort: FrozenCohort) -> DrawRecord:
         secret=operator_secret(),
         exclusions=cohort.exclusions,
     )
+    completed = {"draw_id": record.draw_id, "record_hash": record.record_hash}
+    monitor(params, "draw_completed", completed)
+    return record
 
 
 def prize_table(record: DrawRecord) -> pd.DataFrame:

@@ -184,6 +184,9 @@ def test_posthog_source_reports(posthog_reports) -> None:
     assert summary["verified"] and summary["published_ok"], summary["checks"]
     cohort_html = (run.output_dir / "01_daily_cohort.html").read_text(encoding="utf-8")
     assert "PostHog API calls" in cohort_html
+    tracked = set(server.store.events["event"])
+    operations = ("cohort_built", "draw_committed", "draw_completed", "results_published")
+    assert {f"drawkit_{name}" for name in operations} <= tracked
     assert scan_files(report_files(run), secrets=[server.api_key, server.project_api_key]) == []
     for path in run.executed:
         notebook = nbformat.read(path, as_version=4)
