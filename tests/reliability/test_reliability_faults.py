@@ -19,7 +19,6 @@ from datetime import date
 import pytest
 
 from drawkit.emulator import EmulatorServer
-from drawkit.emulator import server as emulator_server
 from drawkit.errors import (
     PostHogError,
     PostHogRateLimitedError,
@@ -54,11 +53,7 @@ FAULTS = {
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    # The emulator writes headers and body in two sends; with Nagle's algorithm and the
-    # client's delayed ACK every answer then waits ~40 ms (reported to the emulator's
-    # owner). Disabling Nagle here keeps 1,000+ calls within seconds.
-    monkeypatch.setattr(emulator_server._Handler, "disable_nagle_algorithm", True)
+def server() -> Iterator[EmulatorServer]:
     emulator = EmulatorServer(calculation_seconds=0.0)
     emulator.start()
     try:

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from drawkit.emulator import EmulatorServer
-from drawkit.emulator import server as emulator_server
 from drawkit.errors import ReportError
 from drawkit.posthog import PostHogClient
 from drawkit.posthog.upload import upload_synth
@@ -34,7 +33,6 @@ def test_reports_against_faulty_posthog_leak_nothing(
     monkeypatch: pytest.MonkeyPatch,
     reliability,  # noqa: ANN001
 ) -> None:
-    monkeypatch.setattr(emulator_server._Handler, "disable_nagle_algorithm", True)
     data = generate(subscribers=150, days=2, end_date=DRAW_DATE, seed=5)
     with EmulatorServer(calculation_seconds=0.0) as server:
         for name, value in server.env().items():
