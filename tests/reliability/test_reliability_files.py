@@ -8,6 +8,7 @@ import io
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,15 @@ pytestmark = pytest.mark.reliability
 
 COLUMNS = ["transaction_id", "msisdn", "amount_ngn", "timestamp"]
 DRAW_DATE = date(2026, 11, 24)
-CASES = {"bytes": 0, "bytes_read": 0, "tables": 0, "rows": 0, "encodings": 0}
+CASES = {
+    "bytes": 0,
+    "bytes_read": 0,
+    "tables": 0,
+    "rows": 0,
+    "encodings": 0,
+    "parquet": 0,
+    "parquet_rows": 0,
+}
 
 cell_text = st.text(
     alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00\r"), max_size=12
@@ -165,8 +174,59 @@ def test_empty_and_header_only_files(tmp_path, reliability) -> None:  # noqa: AN
     )
 
 
+@st.composite
+def parquet_frames(draw: st.DrawFn) -> pd.DataFrame:
+    """A recharge table with one storage type per column, as exports really come."""
+    n = draw(st.integers(1, 20))
+    nats = draw(st.lists(nationals, min_size=n, max_size=n))
+    kind = draw(st.sampled_from(["int", "float", "text", "e164"]))
+    msisdn = {
+        "int": pd.Series([int("234" + x) for x in nats], dtype="int64"),
+        "float": pd.Series([float("0" + x) for x in nats], dtype="float64"),
+        "text": pd.Series(["0" + x for x in nats], dtype="string"),
+        "e164": pd.Series(["+234" + x for x in nats], dtype=object),
+    }[kind]
+    amounts = draw(st.lists(st.integers(-100, 50_000), min_size=n, max_size=n))
+    amount_kind = draw(st.sampled_from(["int", "float", "text"]))
+    amount = {
+        "int": pd.Series(amounts, dtype="int64"),
+        "float": pd.Series([a + 0.5 if a % 7 == 0 else float(a) for a in amounts]),
+        "text": pd.Series([str(a) for a in amounts], dtype=object),
+    }[amount_kind]
+    offsets = draw(st.lists(st.integers(-3 * 86400, 3 * 86400), min_size=n, max_size=n))
+    stamps = pd.Series(pd.Timestamp("2026-11-23 12:00") + pd.to_timedelta(offsets, unit="s"))
+    ts_kind = draw(st.sampled_from(["naive", "utc", "lagos", "text"]))
+    timestamp = {
+        "naive": stamps,
+        "utc": stamps.dt.tz_localize("UTC"),
+        "lagos": stamps.dt.tz_localize("Africa/Lagos"),
+        "text": stamps.dt.strftime("%Y-%m-%dT%H:%M:%S"),
+    }[ts_kind]
+    ids = pd.Series([f"tx{i % max(1, n - 2)}" for i in range(n)], dtype=object)
+    frame = pd.DataFrame(
+        {"transaction_id": ids, "msisdn": msisdn, "amount_ngn": amount, "timestamp": timestamp}
+    )
+    frame.attrs["kinds"] = (kind, amount_kind, ts_kind)
+    return frame
+
+
+@settings(max_examples=120)
+@given(parquet_frames())
+def test_typed_parquet_exports_are_read_and_accounted(tmp_path_factory, frame) -> None:  # noqa: ANN001
+    path = tmp_path_factory.mktemp("pq") / "recharges.parquet"
+    frame.to_parquet(path, index=False)
+    read = read_recharges(path)
+    assert len(read) == len(frame)
+    result = apply_rules(read, PromotionConfig(), DRAW_DATE)
+    assert result.summary.accounted and result.summary.rows_in == len(frame)
+    bad_numbers = result.rejected["reason"].astype(str).str.startswith("invalid_msisdn")
+    assert not bad_numbers.any(), frame.attrs["kinds"]  # every number spelling is valid
+    CASES["parquet"] += 1
+    CASES["parquet_rows"] += len(frame)
+
+
 def test_file_fuzz_figures(reliability) -> None:  # noqa: ANN001
-    assert CASES["tables"] and CASES["bytes"] and CASES["encodings"]
+    assert CASES["tables"] and CASES["bytes"] and CASES["encodings"] and CASES["parquet"]
     reliability.add(
         "bad input: recharge files",
         "CSV files with columns in any order, extra columns, BOM, CRLF, quotes/commas/"
@@ -181,6 +241,15 @@ def test_file_fuzz_figures(reliability) -> None:  # noqa: ANN001
         CASES["bytes"],
         f"InputError naming the file, or a table whose rows are all accounted for "
         f"({CASES['bytes_read']} read)",
+    )
+    reliability.add(
+        "bad input: recharge files",
+        "Parquet exports with typed columns: numbers as int64 (234...), float (lost 0), "
+        "text, E.164; amounts int/float/text incl. negatives; timestamps naive, UTC, "
+        "Africa/Lagos, text",
+        CASES["parquet"],
+        f"every row read and accounted for ({CASES['parquet_rows']:,} rows); no valid number "
+        "rejected whatever its storage type",
     )
     reliability.add(
         "bad input: recharge files",
