@@ -37,9 +37,9 @@ POLICY = RetryPolicy(
     backoff_initial=0.01,
     backoff_max=0.05,
     max_retry_after=1.5,
-    timeout=(0.5, 0.6),
+    timeout=(0.5, 1.0),
 )
-SLOW_SECONDS = 0.8  # longer than the read timeout: every slow answer is a timeout
+SLOW_SECONDS = 1.3  # longer than the read timeout: every slow answer is a timeout
 TIME_BOUND = POLICY.max_seconds + sum(POLICY.timeout) + 1.0
 FAULTS = {
     "error_rate": 0.20,
@@ -127,8 +127,11 @@ def test_a_thousand_calls_under_faults(server, caplog, reliability) -> None:  # 
     metrics = client.metrics_frame()
     log = api_entries(server)
     faulted = [e for e in log if e["fault"] is not None]
+    # An answer that took the server longer than the read timeout failed for the client
+    # too, fault or not (a loaded machine can make a HogQL query that slow).
+    late = [e for e in log if e["fault"] is None and e.get("seconds", 0) >= POLICY.timeout[1]]
     assert int(metrics["requests"].sum()) == len(log)
-    assert int(metrics["retries"].sum()) + int(metrics["errors"].sum()) == len(faulted)
+    assert int(metrics["retries"].sum()) + int(metrics["errors"].sum()) == len(faulted) + len(late)
     assert int(metrics["errors"].sum()) == CALLS - outcomes["ok"]
     kinds = Counter(str(e["fault"]) for e in faulted)
     assert kinds["503"] and kinds["429"] and kinds["drop"] and kinds["slow"]
@@ -153,7 +156,9 @@ def test_a_thousand_calls_under_faults(server, caplog, reliability) -> None:  # 
         f"naming endpoint and attempts; slowest call {slowest:.2f}s (bound {TIME_BOUND:.2f}s); "
         f"{len(confirmed):,} confirmed events stored exactly once "
         f"({server.store.duplicates_dropped} re-sent copies deduplicated by uuid); client "
-        "requests == emulator log, retries + exhausted calls == faults; no API key in "
+        "requests == emulator log, retries + exhausted calls == faults"
+        + (f" + {len(late)} answers slower than the timeout" if late else "")
+        + "; no API key in "
         f"{len(caplog.records):,} DEBUG log records or error messages; no number in "
         "drawkit's log lines",
     )
@@ -199,14 +204,18 @@ def test_persistent_outage_ends_in_a_clear_error_within_the_bound(server, reliab
         message = str(info.value)
         assert "attempt" in message and "/batch/" in message
         assert server.project_api_key not in message and server.api_key not in message
-        assert info.value.attempts == POLICY.max_attempts
+        # It stops at max_attempts, or earlier once the total-time bound is spent.
+        assert info.value.attempts == POLICY.max_attempts or (
+            1 < info.value.attempts < POLICY.max_attempts and elapsed >= POLICY.max_seconds
+        )
         client.close()
     time.sleep(SLOW_SECONDS)
     reliability.add(
         "faults: PostHog client",
         "a capture against a server that always answers 503 / 429 / drops / is too slow",
         len(cases),
-        "PostHogUnavailableError or PostHogRateLimitedError after exactly max_attempts, "
+        "PostHogUnavailableError or PostHogRateLimitedError after max_attempts (or once "
+        f"max_seconds={POLICY.max_seconds:g} is spent), "
         f"within {TIME_BOUND:.2f}s, naming endpoint and attempts, no key in the message",
     )
 
