@@ -32,9 +32,13 @@ def _mobile_pattern() -> re.Pattern[str]:
     return re.compile(f"(?:{metadata.mobile.national_number_pattern})")
 
 
+# A number a spreadsheet saved as a float, written out as text: "2348031234567.0".
+_FLOAT_TEXT = re.compile(r"^(\+?\d+)\.0+$")
+
+
 def _national_number(text: str) -> str | None:
     """Strip a written number down to its 10-digit national number, or None."""
-    compact = _SEPARATORS.sub("", text)
+    compact = _SEPARATORS.sub("", _FLOAT_TEXT.sub(r"\1", text.strip()))
     if compact.startswith("+"):
         compact = compact[1:]
         if not compact.startswith(COUNTRY_CODE):

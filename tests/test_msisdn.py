@@ -23,6 +23,8 @@ SPELLINGS = [
     " 08031234567 ",
     "00234 803 123 4567",
     "+234 (0) 803 123 4567",
+    "2348031234567.0",  # a spreadsheet float saved as text
+    "08031234567.00",
 ]
 
 
@@ -77,7 +79,7 @@ def test_mask() -> None:
 def test_normalize_series_matches_scalar_path_and_keeps_index() -> None:
     values = pd.Series(
         [*SPELLINGS, "+447911123456", None, np.nan, "", "12345", 8031234567],
-        index=range(100, 116),
+        index=range(100, 100 + len(SPELLINGS) + 6),
         dtype=object,
     )
     e164, reason = normalize_series(values)

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from drawkit.config import Settings
-from drawkit.errors import SettingsError
+from drawkit.errors import InputError, SettingsError
 from drawkit.posthog import REQUIRED_SCOPES, PostHogClient, build_event, capture_url_for
 from drawkit.posthog.scopes import scope_for
 from drawkit.posthog.transport import RetryPolicy, parse_retry_after
@@ -96,8 +96,19 @@ def test_build_event_normalises_timestamp_and_uuid():
     naive = build_event("x", "d", timestamp="2026-01-02T03:04:05")
     assert naive["timestamp"] == "2026-01-02T03:04:05+00:00"
     assert uuid.UUID(naive["uuid"]).version == 4
-    with pytest.raises(ValueError):
-        build_event("x", "d", uuid="not-a-uuid")
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"event": "", "distinct_id": "d"}, "needs a name and a distinct_id"),
+        ({"event": "x", "distinct_id": "d", "uuid": "not-a-uuid"}, "bad timestamp or uuid"),
+        ({"event": "x", "distinct_id": "d", "timestamp": "soon"}, "bad timestamp or uuid"),
+        ({"event": "x", "distinct_id": "d", "timestamp": ""}, "timestamp is empty"),
+    ],
+)
+def test_a_bad_event_is_an_input_error_naming_what_is_wrong(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        build_event(**kwargs)
 
 
 def _response(status: int, headers: dict | None = None, body: dict | None = None):

@@ -28,6 +28,7 @@ from drawkit.config import (
     validate_base_url,
 )
 from drawkit.errors import (
+    InputError,
     PostHogAuthError,
     PostHogBadRequestError,
     PostHogError,
@@ -526,18 +527,24 @@ def build_event(
 ) -> dict[str, Any]:
     """An event dict for capture: uuid (random if not given), UTC ISO timestamp, $set."""
     if not event or not str(distinct_id):
-        raise ValueError("an event needs a name and a distinct_id")
+        raise InputError("an event needs a name and a distinct_id")
     props = dict(properties or {})
     props.setdefault("$lib", "drawkit")
     props.setdefault("$lib_version", __version__)
     if set_properties:
         props["$set"] = dict(set_properties)
-    stamp = pd.Timestamp(datetime.now(UTC) if timestamp is None else timestamp)
+    try:
+        stamp = pd.Timestamp(datetime.now(UTC) if timestamp is None else timestamp)
+        event_id = str(uuidlib.UUID(uuid)) if uuid else str(uuidlib.uuid4())
+    except ValueError as exc:
+        raise InputError(f"event {event!r}: bad timestamp or uuid: {exc}") from exc
+    if stamp is pd.NaT:
+        raise InputError(f"event {event!r}: the timestamp is empty")
     stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
     return {
         "event": event,
         "distinct_id": str(distinct_id),
         "properties": props,
         "timestamp": stamp.isoformat(),
-        "uuid": str(uuidlib.UUID(uuid)) if uuid else str(uuidlib.uuid4()),
+        "uuid": event_id,
     }
