@@ -65,9 +65,8 @@ def source_for(spec: dict):  # noqa: ANN201
 
         empty = pd.DataFrame(columns=["transaction_id", "msisdn", "amount_ngn", "timestamp"])
         return LocalDataSource(empty, results_dir=spec["results_dir"])
-    from drawkit.sources.posthog import PostHogDataSource
-
     from drawkit.posthog import PostHogClient
+    from drawkit.sources.posthog import PostHogDataSource
 
     return PostHogDataSource(PostHogClient.from_env(), CONFIG)
 
