@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import datetime
 
 import pandas as pd
 import pytest
@@ -253,3 +254,16 @@ def test_participants_in_local_formats_are_normalised(setup, capsys) -> None:
     assert main(["verify", str(tmp_path / "record.json"), "--participants", str(other)]) == 0
     assert "MATCH" in capsys.readouterr().out
     assert record.participants == len(local)
+
+
+def test_beacon_round_names_the_first_round_after_the_given_time(capsys) -> None:
+    from drawkit.cli import main
+    from drawkit.draw.beacon import round_time
+
+    assert main(["beacon-round", "--after", "2026-11-25T00:10:00+01:00"]) == 0
+    out = capsys.readouterr().out
+    chosen = int(out.split()[2])
+    assert round_time(chosen) > datetime.fromisoformat("2026-11-25T00:10:00+01:00")
+    assert f"--beacon-round {chosen}" in out and f"/public/{chosen}" in out
+    assert main(["beacon-round", "--after", "2026-11-25T00:10:00"]) == 2
+    assert "no timezone" in capsys.readouterr().err

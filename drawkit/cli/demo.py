@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from drawkit.cli.arguments import iso_date
@@ -31,7 +31,7 @@ from drawkit.config import (
     ENV_PROJECT_ID,
     PromotionConfig,
 )
-from drawkit.draw import commit_draw, publish, run_draw
+from drawkit.draw import beacon, commit_draw, publish, run_draw
 from drawkit.emulator import EmulatorServer
 from drawkit.errors import DrawkitError
 from drawkit.redact import register_secrets
@@ -39,9 +39,6 @@ from drawkit.reports import run_reports
 
 DEMO_DATE = date(2026, 11, 24)
 MARKER = ".drawkit-demo"
-# drand quicknet: genesis 2023-08-23 15:09:27 UTC, one round every 3 seconds.
-QUICKNET_GENESIS = 1692803367
-QUICKNET_PERIOD = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,8 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def demo_beacon(config: PromotionConfig, draw_date: date) -> tuple[int, bytes]:
     """A stand-in for a public beacon: the drand quicknet round due at the draw's cutoff and
     a value derived from it. A real draw fetches that round's value from drand."""
-    cutoff = datetime.combine(draw_date, config.cutoff_time, tzinfo=config.tz).astimezone(UTC)
-    round_number = (int(cutoff.timestamp()) - QUICKNET_GENESIS) // QUICKNET_PERIOD + 1
+    cutoff = datetime.combine(draw_date, config.cutoff_time, tzinfo=config.tz)
+    round_number = beacon.round_at(cutoff)
     value = hashlib.sha256(f"drawkit demo beacon, round {round_number}".encode()).digest()
     return round_number, value
 

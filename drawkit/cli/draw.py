@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +19,7 @@ from drawkit.config import PromotionConfig, load_promotion
 from drawkit.draw import (
     DrawRecord,
     Ledger,
+    beacon,
     commit_draw,
     publish,
     record_event,
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_publish(subparsers)
     _register_event(subparsers)
     _register_ledger(subparsers)
+    _register_beacon(subparsers)
 
 
 # ------------------------------------------------------------------ arguments
@@ -142,6 +144,26 @@ def _register_ledger(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(func=cmd_ledger_list)
 
 
+def _register_beacon(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "beacon-round",
+        help="the drand round to commit to: the first one published after a time",
+    )
+    parser.add_argument(
+        "--after",
+        type=_aware_time,
+        help="ISO time with offset (default: now); e.g. the time you run drawkit commit",
+    )
+    parser.set_defaults(func=cmd_beacon_round)
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from exc
+
+
 # ------------------------------------------------------------------ helpers
 
 
@@ -228,6 +250,17 @@ def _load_record(path: Path) -> DrawRecord:
 
 
 # ------------------------------------------------------------------ commands
+
+
+def cmd_beacon_round(args: argparse.Namespace) -> int:
+    """Print the first drand quicknet round after ``--after`` and where to fetch it."""
+    after = args.after or datetime.now(UTC)
+    chosen = beacon.round_after(after)
+    published = beacon.round_time(chosen)
+    print(f"beacon round {chosen} (drand quicknet), published at {published.isoformat()}")
+    print(f"commit to it:  drawkit commit ... --beacon-round {chosen}")
+    print(f"once published, its value is the 'randomness' field of {beacon.round_url(chosen)}")
+    return 0
 
 
 def cmd_commit(args: argparse.Namespace) -> int:
