@@ -265,5 +265,7 @@ def test_beacon_round_names_the_first_round_after_the_given_time(capsys) -> None
     chosen = int(out.split()[2])
     assert round_time(chosen) > datetime.fromisoformat("2026-11-25T00:10:00+01:00")
     assert f"--beacon-round {chosen}" in out and f"/public/{chosen}" in out
+    assert main(["beacon-round", "--after", "2026-11-25T00:10:00+01:00", "--quiet"]) == 0
+    assert capsys.readouterr().out == f"{chosen}\n"
     assert main(["beacon-round", "--after", "2026-11-25T00:10:00"]) == 2
     assert "no timezone" in capsys.readouterr().err

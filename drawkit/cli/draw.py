@@ -154,6 +154,7 @@ def _register_beacon(subparsers: argparse._SubParsersAction) -> None:
         type=_aware_time,
         help="ISO time with offset (default: now); e.g. the time you run drawkit commit",
     )
+    parser.add_argument("--quiet", action="store_true", help="print the round number only")
     parser.set_defaults(func=cmd_beacon_round)
 
 
@@ -256,6 +257,9 @@ def cmd_beacon_round(args: argparse.Namespace) -> int:
     """Print the first drand quicknet round after ``--after`` and where to fetch it."""
     after = args.after or datetime.now(UTC)
     chosen = beacon.round_after(after)
+    if args.quiet:
+        print(chosen)
+        return 0
     published = beacon.round_time(chosen)
     print(f"beacon round {chosen} (drand quicknet), published at {published.isoformat()}")
     print(f"commit to it:  drawkit commit ... --beacon-round {chosen}")
