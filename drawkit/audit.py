@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from drawkit.draw import (
     Ledger,
     VerificationReport,
     Winner,
+    beacon,
     canonical_cohort,
     select,
 )
@@ -423,7 +425,10 @@ def fairness_checks(
     alpha: float = ALPHA,
 ) -> list[Check]:
     """The checks an auditor signs off, from the results computed elsewhere."""
-    checks = [_commitment_check(record), _beacon_check(record), _distinct_check(record)]
+    checks = [_commitment_check(record), _beacon_check(record)]
+    if record.beacon_round is not None:
+        checks.append(_beacon_timing_check(record))
+    checks.append(_distinct_check(record))
     checks.append(_tickets_check(record))
     if verification is not None:
         first = verification.first
@@ -490,6 +495,24 @@ def _beacon_check(record: DrawRecord) -> Check:
         if has_beacon
         else f"no public beacon: {record.randomness}",
     )
+
+
+def _beacon_timing_check(record: DrawRecord) -> Check:
+    """The committed drand round must be published after the commitment (nobody could know
+    its value when the cohort was frozen) and no later than the draw (its value existed)."""
+    published = beacon.round_time(record.beacon_round)  # type: ignore[arg-type]
+    committed = datetime.fromisoformat(record.commitment.committed_at)
+    drawn = datetime.fromisoformat(record.created_at)
+    after_commitment, before_draw = published > committed, published <= drawn
+    detail = (
+        f"drand quicknet round {record.beacon_round} was published at {published:%Y-%m-%d %H:%M:%S}"
+        f" UTC; committed at {committed:%Y-%m-%d %H:%M:%S}, drawn at {drawn:%Y-%m-%d %H:%M:%S}"
+    )
+    if not after_commitment:
+        detail += ": the round existed before the commitment, so its value could be known"
+    elif not before_draw:
+        detail += ": the draw ran before the round was published"
+    return Check("Beacon unknown when committed", after_commitment and before_draw, detail)
 
 
 def _distinct_check(record: DrawRecord) -> Check:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ import pytest
 
 from drawkit import audit
 from drawkit.config import PromotionConfig
-from drawkit.draw import Ledger, canonical_cohort, run_draw, select, verify_record
+from drawkit.draw import Ledger, beacon, canonical_cohort, run_draw, select, verify_record
 from drawkit.draw.rng import drbg_for_seed
 from drawkit.errors import InputError
 from drawkit.msisdn import mask
@@ -205,3 +205,26 @@ def test_fairness_checks_pass_and_fail(drawn) -> None:
     summary = audit.fairness_summary(checks)
     assert list(summary.columns) == ["check", "result", "detail"]
     assert set(summary["result"]) <= {"PASS", "FAIL"}
+
+
+def test_beacon_must_be_published_between_commitment_and_draw(drawn) -> None:
+    record, _, _ = drawn
+    committed = datetime(2026, 11, 24, 23, 10, 0, 500000, tzinfo=UTC)
+    chosen = beacon.round_after(committed)
+
+    def timing(round_number: int, drawn_at: datetime) -> audit.Check:
+        commitment = dataclasses.replace(record.commitment, committed_at=committed.isoformat())
+        timed = dataclasses.replace(
+            record, commitment=commitment, beacon_round=round_number,
+            created_at=drawn_at.isoformat(),
+        )
+        return {c.name: c for c in audit.fairness_checks(timed)}["Beacon unknown when committed"]
+
+    later = beacon.round_time(chosen) + timedelta(seconds=1)
+    assert timing(chosen, later).passed
+    early = timing(chosen - 1, later)  # published before the commitment
+    assert not early.passed and "could be known" in early.detail
+    hasty = timing(chosen, committed + timedelta(milliseconds=10))
+    assert not hasty.passed and "before the round was published" in hasty.detail
+    no_round = dataclasses.replace(record, beacon_round=None)
+    assert "Beacon unknown when committed" not in {c.name for c in audit.fairness_checks(no_round)}

@@ -6,8 +6,10 @@ generates synthetic recharges, loads them through the capture API, runs the draw
 days before the draw date, then runs the cohort, draw and audit notebooks with PostHog as
 the source and prints where the HTML reports are.
 
-The default draw date is fixed (2026-11-24) so that two demo runs give the same data,
-the same cohort digest and the same winners; pass ``--date`` for another day.
+The default draw date is fixed (2026-11-24) so that two demo runs give the same data and
+the same cohort digests; pass ``--date`` for another day. Each draw commits to the next
+drand round and waits for it as a real operator does, so winners differ between runs (the
+round's value is a stand-in derived from its number: the demo has no network).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import pandas as pd
 
 from drawkit.cli.arguments import iso_date
 from drawkit.cli.report import print_run
@@ -64,11 +68,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def demo_beacon(config: PromotionConfig, draw_date: date) -> tuple[int, bytes]:
-    """A stand-in for a public beacon: the drand quicknet round due at the draw's cutoff and
-    a value derived from it. A real draw fetches that round's value from drand."""
-    cutoff = datetime.combine(draw_date, config.cutoff_time, tzinfo=config.tz)
-    round_number = beacon.round_at(cutoff)
+def commit_and_await_beacon(
+    participants: pd.DataFrame, config: PromotionConfig, day: date, ledger: Path
+) -> tuple[int, bytes]:
+    """Commit to the cohort and to the first drand round at least a second away, then wait
+    until that round is published, as a real operator does. The demo has no network, so the
+    round's value is a stand-in derived from its number; a real draw fetches it from drand."""
+    round_number = beacon.round_after(datetime.now(UTC) + timedelta(seconds=1))
+    commit_draw(participants, config, day, ledger_dir=ledger, beacon_round=round_number)
+    wait = (beacon.round_time(round_number) - datetime.now(UTC)).total_seconds()
+    time.sleep(max(wait, 0.0) + 0.05)
     value = hashlib.sha256(f"drawkit demo beacon, round {round_number}".encode()).digest()
     return round_number, value
 
@@ -117,8 +126,7 @@ def previous_draws(source: object, config: PromotionConfig, dates: list[date], l
         result = source.get_eligible_participants(day)  # type: ignore[attr-defined]
         if result.summary.participants == 0:
             continue
-        round_number, value = demo_beacon(config, day)
-        commit_draw(result.participants, config, day, ledger_dir=ledger, beacon_round=round_number)
+        round_number, value = commit_and_await_beacon(result.participants, config, day, ledger)
         record = run_draw(
             result.participants,
             config,
@@ -159,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
         history = [args.date - timedelta(days=k) for k in range(args.days - 1, 0, -1)]
         print(f"Draws of the {len(history)} previous days:")
         previous_draws(source, config, history, ledger)
-        round_number, value = demo_beacon(config, args.date)
+        today = source.get_eligible_participants(args.date).participants
+        round_number, value = commit_and_await_beacon(today, config, args.date, ledger)
         print(f"Reports for {args.date} (PostHog source):")
         run = run_reports(
             {

@@ -27,7 +27,12 @@ def test_demo_runs_the_whole_job_and_its_audit_passes(tmp_path, capsys, monkeypa
     for name in ("index", "01_daily_cohort", "02_draw_run", "03_audit"):
         assert (folder / f"{name}.html").stat().st_size > 500
     audit = json.loads((folder / "audit.json").read_text())
-    assert audit["passed"] and audit["verified"] and audit["published_ok"]
+    # Every check but the two statistical ones, which a fair draw fails now and then (each
+    # beacon is new, and p < 0.01 happens in about 1 run in 100 by chance).
+    statistical = {"Wins follow entries", "Winning tickets uniform"}
+    failed = [c for c in audit["checks"] if not c["passed"] and c["check"] not in statistical]
+    assert {c["check"] for c in audit["checks"]} >= statistical | {"Beacon unknown when committed"}
+    assert not failed and audit["verified"] and audit["published_ok"], failed
     record = DrawRecord.from_json((folder / "record.public.json").read_text())
     assert record.is_public and record.beacon_round is not None
     assert ENV_API_KEY not in os.environ and ENV_BASE_URL not in os.environ  # restored
