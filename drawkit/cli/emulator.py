@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -127,6 +128,7 @@ def _describe(summary: dict) -> str:
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     """Start the emulator, print how to point drawkit at it, serve until Ctrl-C."""
+    _stop_on_signals()  # before the banner: whoever reads it may signal at once
     server = build_server(args)
     _preload(server, args)
     server.start()
@@ -141,3 +143,10 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("emulator stopped", file=sys.stderr)
     return 0
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop the server, even when started from a shell or scheduler that
+    ignores SIGINT for background jobs (Python then installs no handler of its own)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)

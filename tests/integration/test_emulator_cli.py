@@ -8,18 +8,26 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from drawkit.cli import main
 
 
-def _start(*args: str, env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
+def _ignore_sigint() -> None:  # what a non-interactive shell does to a background job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start(
+    *args: str, env: dict[str, str], background: bool = False
+) -> tuple[subprocess.Popen, list[str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "drawkit", "emulator", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_ignore_sigint if background else None,  # noqa: PLW1509
     )
     lines: list[str] = []
     deadline = time.monotonic() + 60
@@ -98,3 +106,18 @@ def test_cli_loads_exported_files(tmp_path, synth_data):
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_cli_stops_on_sigint_or_sigterm_even_as_a_background_job(stop):
+    env = {**os.environ, "POSTHOG_API_KEY": "phx_k1", "POSTHOG_PROJECT_API_KEY": "phc_k2"}
+    process, _ = _start(env=env, background=True)
+    process.send_signal(stop)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(f"the emulator ignored {stop.name}") from None
+    # stopped while serving (0) or while still printing its banner (130, "interrupted")
+    assert process.returncode in (0, 130)
+    assert "Traceback" not in process.stderr.read()
