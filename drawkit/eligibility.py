@@ -348,9 +348,26 @@ def participants_schema():  # -> pandera.pandas.DataFrameSchema
             "points": pdr.Column(np.int64, pdr.Check.ge(1)),
             "entries": pdr.Column(np.int64, pdr.Check.ge(1)),
         },
+        checks=pdr.Check(lambda frame: frame["msisdn"].is_monotonic_increasing, error="sorted"),
         strict=True,
         ordered=True,
     )
+
+
+def check_participants(participants: pd.DataFrame) -> None:
+    """Check a participants frame against :func:`participants_schema` before it leaves
+    drawkit (the draw's input file); an InputError names the failed checks, never a number."""
+    from pandera.errors import SchemaErrors
+
+    try:
+        participants_schema().validate(participants, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        failed = cases[["column", "check"]].astype(str).drop_duplicates()
+        named = "; ".join(f"{column}: {check}" for column, check in failed.itertuples(index=False))
+        raise InputError(
+            f"participants break the contract in {len(cases):,} place(s): {named}"
+        ) from None
 
 
 # ------------------------------------------------------------------------------ columns

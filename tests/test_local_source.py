@@ -8,6 +8,7 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -216,3 +217,21 @@ def test_torn_last_line_is_resent(tmp_path: Path) -> None:
 def test_results_need_a_results_dir() -> None:
     with pytest.raises(DrawkitError, match="results_dir"):
         LocalDataSource(pd.DataFrame()).record_draw_result(outcome())
+
+
+def test_write_participants_refuses_a_frame_that_breaks_the_contract(tmp_path) -> None:
+    from drawkit.sources.local import write_participants
+
+    broken = pd.DataFrame(
+        {
+            "msisdn": ["+2348031234568", "+2348031234567"],  # not sorted
+            "points": np.array([3, 0], dtype=np.int64),  # 0 points
+            "entries": np.array([3, 1], dtype=np.int64),
+        }
+    )
+    rejected = pd.DataFrame(columns=["msisdn", "reason"])
+    with pytest.raises(InputError, match="points: greater_than_or_equal_to") as caught:
+        write_participants(broken, rejected, tmp_path)
+    assert "sorted" in str(caught.value)
+    assert "8031234567" not in str(caught.value)
+    assert not (tmp_path / "participants.csv").exists()

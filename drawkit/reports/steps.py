@@ -33,6 +33,7 @@ from drawkit.draw import (
     verify_record,
     write_winners_export,
 )
+from drawkit.eligibility import check_participants
 from drawkit.errors import DrawkitError, ReportError
 from drawkit.msisdn import mask_series
 from drawkit.redact import install_log_redaction, register_secrets
@@ -233,6 +234,7 @@ def cohort_history(source: DrawDataSource, draw_date: date, days: int, today: An
 
 def write_cohort(params: ReportParams, result: Any) -> dict[str, Path]:
     """Write the frozen cohort and rejected rows (private) and the summary (public)."""
+    check_participants(result.participants)
     private = params.private_dir
     paths = {
         "participants": _private_csv(result.participants, private / PARTICIPANTS_FILE),

@@ -25,7 +25,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from drawkit.config import PromotionConfig
-from drawkit.eligibility import RECHARGE_COLUMNS, EligibilityResult, apply_rules
+from drawkit.eligibility import (
+    RECHARGE_COLUMNS,
+    EligibilityResult,
+    apply_rules,
+    check_participants,
+)
 from drawkit.errors import DrawkitError, InputError
 from drawkit.msisdn import mask, mask_series, normalize, normalize_series
 from drawkit.sources.base import (
@@ -159,6 +164,7 @@ def write_participants(
     The participants file is the draw's input and needs full numbers; the rejected file is
     for fixing the data, found again by transaction_id, so its numbers are masked.
     """
+    check_participants(participants)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     participants_path = out / "participants.csv"
