@@ -17,17 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 REPORT_ENV = "DRAWKIT_RELIABILITY_REPORT"
 
-settings.register_profile(
-    "reliability",
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=False,
-)
-settings.load_profile("reliability")
+# Hypothesis settings (derandomized under make test, random under make reliability) are in
+# tests/conftest.py.
 
 
 @dataclass

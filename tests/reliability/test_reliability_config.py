@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drawkit.config import (
+    _SCHEMA,
     DEFAULT_PROMOTION_TOML,
     PostHogNames,
     PromotionConfig,
@@ -67,7 +68,8 @@ def mutated_config(draw: st.DrawFn) -> tuple[dict, str, str | None]:
         return data, kind, None
     if kind == "unknown":
         section = draw(st.sampled_from(SECTIONS))
-        key = draw(key_names.filter(lambda k: k not in data[section]))
+        known = set(data[section]) | set(_SCHEMA.get(section, {}))  # optional keys are known
+        key = draw(key_names.filter(lambda k: k not in known))
         data[section][key] = draw(values)
         return data, kind, f"{section}.{key}"
     if kind == "section":

@@ -1,0 +1,21 @@
+"""Hypothesis settings for the whole suite.
+
+`make test` (and CI) run the property tests derandomized: the same examples every run, so a
+failure is reproducible and CI never fails by luck. `make reliability` sets
+DRAWKIT_RELIABILITY_REPORT and fuzzes with fresh random examples each run.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "drawkit",
+    deadline=None,  # a shared 2-core CI machine must not turn slowness into failures
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize="DRAWKIT_RELIABILITY_REPORT" not in os.environ,
+    print_blob=True,
+)
+settings.load_profile("drawkit")
