@@ -200,6 +200,7 @@ def test_public_summary_masks_each_number_once(drawn) -> None:
         ("seed", "zz", "draw record: seed must be hexadecimal"),
         ("draw_date", "2026-13-45", "draw record: draw_date must be a date"),
         ("excluded_msisdns", None, "draw record: excluded_msisdns must be a list"),
+        ("excluded_msisdns", [2348031234567], r"excluded_msisdns\[0\] must be str, not int$"),
     ],
 )
 def test_a_record_with_a_wrong_typed_field_is_refused_naming_it(

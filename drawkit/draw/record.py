@@ -311,10 +311,11 @@ def _typed(hint: Any, value: Any, where: str) -> Any:
         return {str(k): _typed(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
         return _build(hint, value, where)
+    # The type is named, never the value: a phone number must not reach an error message.
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise LedgerError(f"{where} must be an integer, not {value!r}")
+        raise LedgerError(f"{where} must be an integer, not {type(value).__name__}")
     if hint is not int and not isinstance(value, hint):
-        raise LedgerError(f"{where} must be {hint.__name__}, not {value!r}")
+        raise LedgerError(f"{where} must be {hint.__name__}, not {type(value).__name__}")
     _check_format(where.rsplit(": ", 1)[-1], value, where)
     return value
 
