@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, time
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from drawkit.config import (
 )
 from drawkit.errors import ConfigError, SettingsError
 
-KEY = "phx_abcdefghijklmnopqrstuvwxyz0123456789"
-PROJECT_KEY = "phc_ZYXWVUTSRQPONMLKJIHGFEDCBA987654"
+# Made at run time: no key-shaped token is ever committed, not even a fake one.
+KEY = "phx_" + secrets.token_hex(20)
+PROJECT_KEY = "phc_" + secrets.token_hex(16)
 GOOD = {
     "POSTHOG_API_KEY": KEY,
     "POSTHOG_PROJECT_ID": "12345",
