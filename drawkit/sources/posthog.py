@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -218,15 +218,21 @@ class PostHogDataSource:
         return result
 
     def _point_pages(self, window: DrawWindow) -> Iterator[pd.DataFrame]:
+        return self._keyset_pages(
+            lambda after: self.hogql.points(window, after, self.page_size), "msisdn"
+        )
+
+    def _keyset_pages(self, query: Callable[[str], str], key: str) -> Iterator[pd.DataFrame]:
+        """Pages of a HogQL query ordered by ``key``: each asks for rows after the last key
+        seen, until a page comes back short."""
         after = ""
         while True:
-            page = self.client.query(self.hogql.points(window, after, self.page_size))
-            frame = page.to_frame()
+            frame = self.client.query(query(after)).to_frame()
             if not frame.empty:
                 yield frame
             if len(frame) < self.page_size:
                 return
-            after = str(frame["msisdn"].iloc[-1])
+            after = str(frame[key].iloc[-1])
 
     def _participants_hogql(self, draw_date: date) -> EligibilityResult:
         window = draw_window(self.config, draw_date)
@@ -283,16 +289,9 @@ class PostHogDataSource:
         return apply_rules(recharges, self.config, draw_date)
 
     def _window_events(self, window: DrawWindow, ids: list[str]) -> Iterator[pd.DataFrame]:
-        after = ""
-        while True:
-            page = self.client.query(self.hogql.window_events(window, ids, after,
-                                                              self.page_size))
-            frame = page.to_frame()
-            if not frame.empty:
-                yield frame
-            if len(frame) < self.page_size:
-                return
-            after = str(frame["eid"].iloc[-1])
+        return self._keyset_pages(
+            lambda after: self.hogql.window_events(window, ids, after, self.page_size), "eid"
+        )
 
     def get_participant_entries(self, msisdn: str, draw_date: date) -> int:
         """Entries of one subscriber in the draw of ``draw_date`` (0 if not eligible)."""
