@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -211,12 +212,23 @@ def summary_exclusions(participants_path: Path, draw_date: date, participants: i
     return {str(k): int(v) for k, v in excluded.items() if isinstance(v, int)}
 
 
-def _cohort(args: argparse.Namespace, config: PromotionConfig) -> tuple[pd.DataFrame, dict]:
-    """Participants and exclusion counts from the chosen source."""
-    args.source = None
+Track = Callable[[str, dict], object]
+
+
+def _untracked(event: str, properties: dict) -> None:
+    """Monitoring for sources other than PostHog: nothing to send."""
+
+
+def _cohort(
+    args: argparse.Namespace, config: PromotionConfig
+) -> tuple[pd.DataFrame, dict, Track]:
+    """Participants and exclusion counts from the chosen source, and where monitoring events
+    go (PostHog's ``track`` when PostHog is the source; it never fails the command)."""
     if args.participants is not None:
         participants = read_participants_file(args.participants)
-        return participants, summary_exclusions(args.participants, args.date, len(participants))
+        excluded = summary_exclusions(args.participants, args.date, len(participants))
+        return participants, excluded, _untracked
+    track: Track = _untracked
     if args.recharges is not None:
         source = LocalDataSource(args.recharges, blacklist=args.blacklist, config=config)
     else:
@@ -224,15 +236,9 @@ def _cohort(args: argparse.Namespace, config: PromotionConfig) -> tuple[pd.DataF
         from drawkit.sources.posthog import PostHogDataSource
 
         source = PostHogDataSource(PostHogClient.from_env(), config)
-        args.source = source  # monitoring events go to the same PostHog
+        track = source.track
     result = source.get_eligible_participants(args.date)
-    return result.participants, dict(result.summary.participants_excluded)
-
-
-def _track(args: argparse.Namespace, event: str, properties: dict) -> None:
-    """Monitoring event in PostHog when PostHog is the source (never fails the command)."""
-    if getattr(args, "source", None) is not None:
-        args.source.track(event, properties)
+    return result.participants, dict(result.summary.participants_excluded), track
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -270,7 +276,7 @@ def cmd_beacon_round(args: argparse.Namespace) -> int:
 def cmd_commit(args: argparse.Namespace) -> int:
     """Commit to the cohort, beacon round and secret; print what to publish."""
     config = _config(args.config)
-    participants, _ = _cohort(args, config)
+    participants, _, track = _cohort(args, config)
     commitment = commit_draw(
         participants,
         config,
@@ -280,7 +286,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
         secret=_secret(args.secret_env),
         draw_id=args.draw_id,
     )
-    _track(args, "draw_committed", {"draw_id": commitment.draw_id})
+    track("draw_committed", {"draw_id": commitment.draw_id})
     print("Publish this before the beacon round exists:")
     print(commitment.announcement())
     return 0
@@ -289,7 +295,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
 def cmd_draw(args: argparse.Namespace) -> int:
     """Run the draw and print the masked result."""
     config = _config(args.config)
-    participants, exclusions = _cohort(args, config)
+    participants, exclusions, track = _cohort(args, config)
     record = run_draw(
         participants,
         config,
@@ -301,7 +307,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
         draw_id=args.draw_id,
         exclusions=exclusions,
     )
-    _track(args, "draw_completed", {"draw_id": record.draw_id, "record_hash": record.record_hash})
+    track("draw_completed", {"draw_id": record.draw_id, "record_hash": record.record_hash})
     print(record.summary())  # summary() masks every number
     print(f"ledger: {args.ledger} (entry {record.sequence})")
     if args.record_out:
