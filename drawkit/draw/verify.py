@@ -232,12 +232,13 @@ def _unmask_exclusions(
     """The public record with its masked excluded numbers matched to the participants file."""
     if not record.excluded_msisdns:
         return record
-    by_mask: dict[str, list[str]] = {}
-    for number in participants["msisdn"].astype(str).unique():
-        by_mask.setdefault(mask(number), []).append(number)
+    numbers = pd.Series(participants["msisdn"].astype(str).unique())
     full = []
     for masked in record.excluded_msisdns:
-        found = by_mask.get(masked, [])
+        # 0803****567 can only be +234803...567: mask just those, not the whole cohort
+        head, tail = masked[1:].split("*", 1)[0], masked.rsplit("*", 1)[-1]
+        near = numbers[numbers.str.startswith("+234" + head) & numbers.str.endswith(tail)]
+        found = [n for n in near if mask(n) == masked]
         if len(found) != 1:
             diffs.append(
                 Difference(
