@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from drawkit.contract import completed_uuid, winner_uuid
 from drawkit.draw import (
     Cohort,
     DrawRecord,
@@ -31,7 +32,6 @@ from drawkit.draw import (
 from drawkit.draw.rng import drbg_for_seed
 from drawkit.errors import InputError
 from drawkit.msisdn import mask
-from drawkit.sources.base import completed_uuid, winner_uuid
 
 SIMULATION_TAG = b"drawkit-audit/1"
 """Domain tag hashed into every simulation seed, so simulations never reuse a draw seed."""

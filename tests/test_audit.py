@@ -11,11 +11,11 @@ import pytest
 
 from drawkit import audit
 from drawkit.config import PromotionConfig
+from drawkit.contract import completed_uuid, winner_uuid
 from drawkit.draw import Ledger, beacon, canonical_cohort, run_draw, select, verify_record
 from drawkit.draw.rng import drbg_for_seed
 from drawkit.errors import InputError
 from drawkit.msisdn import mask
-from drawkit.sources.base import completed_uuid, winner_uuid
 
 SEED = bytes(range(32))
 BEACON = bytes.fromhex("ab" * 32)

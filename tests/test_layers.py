@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "drawkit"
 
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS: list[set[str]] = [
-    {"errors", "config", "msisdn", "redact", "synth"},
+    {"errors", "config", "msisdn", "redact", "synth", "store", "contract"},
     {"eligibility"},  # pure rules on DataFrames: the cohort filters and every source use them
     {"posthog", "emulator"},
     {"cohorts"},

@@ -12,14 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from drawkit.contract import DrawOutcome, PublishedWinner, completed_uuid, winner_uuid
 from drawkit.errors import DrawkitError, InputError, InvalidMsisdnError
-from drawkit.sources.base import (
-    DrawDataSource,
-    DrawOutcome,
-    PublishedWinner,
-    completed_uuid,
-    winner_uuid,
-)
+from drawkit.sources.base import DrawDataSource
 from drawkit.sources.local import (
     LocalDataSource,
     read_blacklist,

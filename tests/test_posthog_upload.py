@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from drawkit.config import PromotionConfig
+from drawkit.contract import recharge_uuid
 from drawkit.eligibility import parse_timestamps
-from drawkit.posthog.upload import _prepare, recharge_uuid
+from drawkit.posthog.upload import _prepare
 
 
 def test_timestamps_without_offset_are_read_in_the_promotion_timezone():

@@ -14,9 +14,9 @@ from datetime import date
 from types import NoneType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from drawkit.contract import DrawOutcome, PublishedWinner
 from drawkit.errors import LedgerError
 from drawkit.msisdn import mask
-from drawkit.sources.base import DrawOutcome, PublishedWinner
 
 Role = Literal["winner", "reserve"]
 

@@ -11,7 +11,6 @@ PostHog side accounts for them just as the local rules do.
 from __future__ import annotations
 
 import logging
-import uuid as uuidlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from drawkit.config import PromotionConfig
+from drawkit.contract import person_uuid, recharge_uuid
 from drawkit.eligibility import parse_timestamps
 from drawkit.msisdn import normalize_series
 
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("drawkit.posthog")
 
-# uuid5 namespace of uploaded recharge events (uuid = f(transaction id)).
-RECHARGE_NAMESPACE = uuidlib.UUID("0b4c3a52-6c1e-5d8e-a7f4-3f1d9e2b6a10")
 SKIP_MSISDN = "invalid_msisdn"
 SKIP_TIMESTAMP = "unreadable_timestamp"
 SKIP_TRANSACTION = "missing_transaction_id"
@@ -53,11 +51,6 @@ class UploadSummary:
             f"({self.bad_amounts_sent} with an unusable amount, left for the rules to reject); "
             f"{self.persons_set} persons updated; rows not sent: {skipped}"
         )
-
-
-def recharge_uuid(transaction_id: str) -> str:
-    """The event uuid of a recharge: the same transaction id always gives the same uuid."""
-    return str(uuidlib.uuid5(RECHARGE_NAMESPACE, str(transaction_id)))
 
 
 
@@ -131,7 +124,7 @@ def _person_events(msisdns: list[str], blacklisted: dict[str, bool], config: Pro
                 names.msisdn_property: msisdn,
                 names.blacklist_property: bool(blacklisted.get(msisdn, False)),
             },
-            "uuid": str(uuidlib.uuid5(RECHARGE_NAMESPACE, "person/" + msisdn)),
+            "uuid": person_uuid(msisdn),
         }
 
 

@@ -1,11 +1,5 @@
 """Participant sources: one DrawDataSource interface, local files or PostHog behind it."""
 
-from drawkit.sources.base import (
-    DrawDataSource,
-    DrawOutcome,
-    PublishedWinner,
-    PublishReport,
-    event_uuid,
-)
+from drawkit.sources.base import DrawDataSource, PublishReport
 
-__all__ = ["DrawDataSource", "DrawOutcome", "PublishReport", "PublishedWinner", "event_uuid"]
+__all__ = ["DrawDataSource", "PublishReport"]

@@ -2,68 +2,22 @@
 
 A source answers three questions for a draw date: who is eligible and with how many
 entries, how many entries one subscriber has, and where a draw's result is recorded.
-The draw layer hands results over as a :class:`DrawOutcome`, a plain structure defined
-here so that sources never import the draw engine (a higher layer).
+The draw layer hands results over as a :class:`drawkit.contract.DrawOutcome`, a plain
+structure of the event contract, so that sources never import the draw engine.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from drawkit.contract import DrawOutcome
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from drawkit.eligibility import EligibilityResult
-
-# Namespace for the deterministic event uuids of published draw results.
-DRAWKIT_UUID_NAMESPACE = uuid.UUID("6f1c2e0a-8d7b-5b3e-9c41-d2a7e0b3f915")
-
-
-def event_uuid(draw_id: str, *parts: object) -> str:
-    """Deterministic uuid5 for a published event, so a retried publish records once."""
-    name = "/".join([draw_id, *map(str, parts)])
-    return str(uuid.uuid5(DRAWKIT_UUID_NAMESPACE, name))
-
-
-def completed_uuid(draw_id: str) -> str:
-    """The uuid of a draw's ``draw_completed`` summary event."""
-    return event_uuid(draw_id, "draw_completed")
-
-
-def winner_uuid(draw_id: str, tier: str, role: str, position: int) -> str:
-    """The uuid of one ``draw_winner`` event (a winner or reserve of a tier)."""
-    return event_uuid(draw_id, "draw_winner", tier, role, position)
-
-
-@dataclass(frozen=True)
-class PublishedWinner:
-    """One winner or reserve of a draw, as published (full MSISDN: the source masks it)."""
-
-    msisdn: str
-    tier: str
-    prize_value_ngn: int
-    role: Literal["winner", "reserve"]
-    position: int  # 1-based order within the tier and role, in draw order
-    draw_order: int  # 1-based order across the whole draw
-    entries: int
-    ticket: int  # the winning ticket number r in [0, W)
-
-
-@dataclass(frozen=True)
-class DrawOutcome:
-    """What a source records about a completed draw."""
-
-    draw_id: str
-    draw_date: date
-    promotion: str
-    cohort_digest: str
-    participants: int
-    total_entries: int
-    record_hash: str
-    winners: tuple[PublishedWinner, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

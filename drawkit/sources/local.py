@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from drawkit.config import PromotionConfig
+from drawkit.contract import DRAW_WINNER, DrawOutcome, result_events
 from drawkit.eligibility import (
     RECHARGE_COLUMNS,
     EligibilityResult,
@@ -33,12 +34,7 @@ from drawkit.eligibility import (
 )
 from drawkit.errors import DrawkitError, InputError
 from drawkit.msisdn import mask, mask_series, normalize, normalize_series
-from drawkit.sources.base import (
-    DrawOutcome,
-    PublishReport,
-    completed_uuid,
-    winner_uuid,
-)
+from drawkit.sources.base import PublishReport
 
 STRING = pd.StringDtype("pyarrow")
 RESULTS_FILE = "results.jsonl"
@@ -298,42 +294,17 @@ class LocalDataSource:
 
 
 def draw_events(result: DrawOutcome) -> list[dict[str, Any]]:
-    """The draw_completed event and one draw_winner event per winner or reserve."""
-    common = {
-        "draw_id": result.draw_id,
-        "promotion": result.promotion,
-        "draw_date": result.draw_date.isoformat(),
-    }
-    events: list[dict[str, Any]] = [
+    """The result events as results.jsonl lines: event, uuid, the winner's full number
+    (``msisdn``, private file) and the contract's properties."""
+    return [
         {
-            **common,
-            "event": "draw_completed",
-            "uuid": completed_uuid(result.draw_id),
-            "draw_order": 0,
-            "cohort_digest": result.cohort_digest,
-            "participants": result.participants,
-            "total_entries": result.total_entries,
-            "record_hash": result.record_hash,
-            "winners": len(result.winners),
+            "event": e.event,
+            "uuid": e.uuid,
+            **({"msisdn": e.distinct_id} if e.event == DRAW_WINNER else {}),
+            **e.properties,
         }
+        for e in result_events(result)
     ]
-    for w in result.winners:
-        events.append(
-            {
-                **common,
-                "event": "draw_winner",
-                "uuid": winner_uuid(result.draw_id, w.tier, w.role, w.position),
-                "msisdn": normalize(w.msisdn),
-                "tier": w.tier,
-                "prize_value_ngn": w.prize_value_ngn,
-                "role": w.role,
-                "position": w.position,
-                "draw_order": w.draw_order,
-                "entries": w.entries,
-                "ticket": w.ticket,
-            }
-        )
-    return events
 
 
 def _read_events(path: Path) -> Iterator[dict[str, Any]]:

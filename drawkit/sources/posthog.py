@@ -31,6 +31,14 @@ import pandas as pd
 
 from drawkit.cohorts import CohortGenerator
 from drawkit.config import PromotionConfig
+from drawkit.contract import (
+    DRAW_WINNER,
+    DRAWKIT_DISTINCT_ID,
+    MONITOR_PREFIX,
+    RESULT_EVENTS,
+    DrawOutcome,
+    result_events,
+)
 from drawkit.eligibility import (
     BLACKLISTED,
     DUPLICATE,
@@ -52,15 +60,14 @@ from drawkit.errors import ConfigError, PostHogError
 from drawkit.msisdn import mask, normalize
 from drawkit.posthog.client import PostHogClient, build_event
 from drawkit.redact import redact
-from drawkit.sources.base import DrawOutcome, PublishReport, completed_uuid, winner_uuid
+from drawkit.sources.base import PublishReport
 
 logger = logging.getLogger("drawkit.sources.posthog")
 
 STRATEGIES = ("hogql", "cohort")
 PAGE_SIZE = 50_000  # PostHog's cap on rows per HogQL query
 ID_CHUNK = 1_000  # distinct ids per events query on the cohort path
-DRAW_EVENTS = ("draw_completed", "draw_winner")
-MONITOR_DISTINCT_ID = "drawkit"
+NO_PERSON = {"$process_person_profile": False}
 _NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _OK = "ok"
 
@@ -306,40 +313,25 @@ class PostHogDataSource:
     # ------------------------------------------------------------------ publishing
 
     def _draw_events(self, outcome: DrawOutcome) -> list[dict[str, Any]]:
+        """The contract's result events, stamped at the draw's cutoff; the summary event
+        creates no person."""
         stamp = draw_window(self.config, outcome.draw_date).cutoff
-        common = {"draw_id": outcome.draw_id, "promotion": outcome.promotion,
-                  "draw_date": outcome.draw_date.isoformat()}
-        summary = build_event(
-            "draw_completed",
-            MONITOR_DISTINCT_ID,
-            {**common, "cohort_digest": outcome.cohort_digest,
-             "participants": outcome.participants, "total_entries": outcome.total_entries,
-             "record_hash": outcome.record_hash, "winners": len(outcome.winners),
-             "$process_person_profile": False},
-            timestamp=stamp,
-            uuid=completed_uuid(outcome.draw_id),
-        )
-        events = [summary]
-        for w in outcome.winners:
-            events.append(
-                build_event(
-                    "draw_winner",
-                    normalize(w.msisdn),
-                    {**common, "tier": w.tier, "prize_value_ngn": w.prize_value_ngn,
-                     "role": w.role, "position": w.position, "draw_order": w.draw_order,
-                     "entries": w.entries, "ticket": w.ticket,
-                     "msisdn_masked": mask(w.msisdn)},
-                    timestamp=stamp,
-                    uuid=winner_uuid(outcome.draw_id, w.tier, w.role, w.position),
-                )
+        return [
+            build_event(
+                e.event,
+                e.distinct_id,
+                {**e.properties, **({} if e.event == DRAW_WINNER else NO_PERSON)},
+                timestamp=stamp,
+                uuid=e.uuid,
             )
-        return events
+            for e in result_events(outcome)
+        ]
 
     def _recorded_uuids(self, draw_id: str) -> set[str]:
         query = (
             "SELECT toString(uuid) AS eid, event, draw FROM (SELECT uuid, event, "
             "properties.draw_id AS draw FROM events WHERE event IN "
-            f"({', '.join(_q(e) for e in DRAW_EVENTS)})) WHERE draw = {_q(draw_id)} "
+            f"({', '.join(_q(e) for e in RESULT_EVENTS)})) WHERE draw = {_q(draw_id)} "
             f"LIMIT {PAGE_SIZE}"
         )
         return {str(row[0]) for row in self.client.query(query).results}
@@ -364,7 +356,7 @@ class PostHogDataSource:
             "properties.draw_id AS draw, properties.tier AS tier, properties.role AS role, "
             "properties.position AS pos, properties.ticket AS ticket, "
             "properties.draw_order AS draw_order FROM events WHERE event IN "
-            f"({', '.join(_q(e) for e in DRAW_EVENTS)})) WHERE draw = {_q(draw_id)} "
+            f"({', '.join(_q(e) for e in RESULT_EVENTS)})) WHERE draw = {_q(draw_id)} "
             f"LIMIT {PAGE_SIZE}"
         )
         raw = self.client.query(query).to_frame()
@@ -398,7 +390,7 @@ class PostHogDataSource:
         }
         props.update({"$process_person_profile": False, "promotion": self.config.name})
         try:
-            self.client.capture_event(f"drawkit_{event}", MONITOR_DISTINCT_ID, props)
+            self.client.capture_event(f"{MONITOR_PREFIX}{event}", DRAWKIT_DISTINCT_ID, props)
         except (PostHogError, ConfigError) as exc:
             logger.warning("monitoring event %s not sent: %s", event, redact(str(exc)))
             return False

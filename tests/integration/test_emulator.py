@@ -924,7 +924,7 @@ def test_bad_list_parameters_are_400(emulator, query):
 
 
 def test_load_matches_the_upload_uuid_scheme_and_skips_invalid_rows(emulator):
-    from drawkit.posthog.upload import RECHARGE_NAMESPACE as UPLOAD_NAMESPACE
+    from drawkit.contract import RECHARGE_NAMESPACE as UPLOAD_NAMESPACE
 
     assert RECHARGE_NAMESPACE == UPLOAD_NAMESPACE
     recharges = pd.DataFrame(

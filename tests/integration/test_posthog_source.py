@@ -12,17 +12,12 @@ import pandas as pd
 import pytest
 
 from drawkit.config import PromotionConfig
+from drawkit.contract import DrawOutcome, PublishedWinner, completed_uuid, winner_uuid
 from drawkit.eligibility import BLACKLISTED, UNDER_ONE_POINT
 from drawkit.emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 from drawkit.posthog.upload import UploadSummary, upload_synth
-from drawkit.sources.base import (
-    DrawDataSource,
-    DrawOutcome,
-    PublishedWinner,
-    completed_uuid,
-    winner_uuid,
-)
+from drawkit.sources.base import DrawDataSource
 from drawkit.sources.local import LocalDataSource
 from drawkit.sources.posthog import PostHogDataSource
 from drawkit.synth import SynthData, generate, write_synth

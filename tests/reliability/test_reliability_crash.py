@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 from reliability_support import child_env
 
+from drawkit.contract import completed_uuid, winner_uuid
 from drawkit.draw import DrawRecord, Ledger, publish, verify_record
-from drawkit.sources.base import completed_uuid, winner_uuid
 from drawkit.sources.local import LocalDataSource
 
 pytestmark = pytest.mark.reliability
