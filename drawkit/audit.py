@@ -46,7 +46,7 @@ ALPHA = 0.01
 # ------------------------------------------------------------------ cohort and bands
 
 
-def audit_cohort(record: DrawRecord, participants: pd.DataFrame) -> Cohort:
+def cohort_as_drawn(record: DrawRecord, participants: pd.DataFrame) -> Cohort:
     """The cohort exactly as drawn: ``participants`` minus the record's excluded recent
     winners, canonicalised. Raises InputError when its digest differs from the record's."""
     frame = participants

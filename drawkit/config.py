@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -18,6 +19,32 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drawkit.errors import ConfigError, SettingsError
+
+# Where a draw's participants come from, and how the PostHog source finds them.
+SOURCE_KINDS = ("local", "posthog")
+STRATEGIES = ("hogql", "cohort")
+SECRET_ENV = "DRAWKIT_DRAW_SECRET"  # noqa: S105 - the variable's name, not a secret
+WORKSPACE_ENV = "DRAWKIT_WORKSPACE"
+DEFAULT_WORKSPACE = "workspace"
+FIRST_DRAW_DATE = date(2000, 1, 1)
+LAST_DRAW_DATE = date(2199, 12, 31)
+
+
+def check_draw_date(value: date) -> date:
+    """``value`` if it is a plausible draw date (2000-01-01 to 2199-12-31), else an error."""
+    if not FIRST_DRAW_DATE <= value <= LAST_DRAW_DATE:
+        raise ConfigError(
+            f"draw date {value.isoformat()} is outside {FIRST_DRAW_DATE} to {LAST_DRAW_DATE}: "
+            "check the year"
+        )
+    return value
+
+
+def draw_id_for(promotion: str, draw_date: date) -> str:
+    """``<promotion slug>-<YYYY-MM-DD>``, e.g. ``drawkit-demo-promotion-2026-11-24``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", promotion.lower()).strip("-") or "draw"
+    return f"{slug[:80]}-{draw_date.isoformat()}"
+
 
 # --------------------------------------------------------------------------- settings
 

@@ -84,6 +84,11 @@ class CommitmentError(DrawError):
     """A revealed value does not match what was committed before the draw."""
 
 
+class CohortFrozenError(DrawError):
+    """A draw's cohort is frozen already and the new one differs (it never changes once
+    committed; before that, only an explicit replace re-freezes it)."""
+
+
 class LedgerError(DrawkitError):
     """The ledger is unreadable, locked, or its hash chain is broken."""
 

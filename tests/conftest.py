@@ -19,3 +19,12 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile("drawkit")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _scratch_workspace(tmp_path_factory, monkeypatch):
+    """Every test's default workspace is a fresh temporary folder, never the checkout's."""
+    monkeypatch.setenv("DRAWKIT_WORKSPACE", str(tmp_path_factory.mktemp("workspace")))

@@ -84,7 +84,7 @@ def test_monte_carlo_expectation_matches_exact_single_pick_odds() -> None:
 
 def test_wins_by_band_counts_the_record(drawn) -> None:
     record, participants, _ = drawn
-    cohort = audit.audit_cohort(record, participants)
+    cohort = audit.cohort_as_drawn(record, participants)
     sim = audit.simulate_record(record, cohort, n=200)
     observed = audit.observed_indices(record, cohort)
     assert [str(cohort.msisdns[i]) for i in observed] == [w.msisdn for w in record.winners]
@@ -172,12 +172,12 @@ def test_reconcile_finds_missing_changed_and_extra_events(drawn) -> None:
     assert "unexpected" in audit.reconcile(record, extra).format()
 
 
-def test_audit_cohort_refuses_other_participants(drawn) -> None:
+def test_cohort_as_drawn_refuses_other_participants(drawn) -> None:
     record, participants, _ = drawn
     changed = participants.copy()
     changed.loc[0, "entries"] += 1
     with pytest.raises(InputError, match="cohort digest"):
-        audit.audit_cohort(record, changed)
+        audit.cohort_as_drawn(record, changed)
 
 
 def test_fairness_checks_pass_and_fail(drawn) -> None:

@@ -30,7 +30,7 @@ def audited(tmp_path_factory):
     record = run_draw(
         participants, PromotionConfig(), date(2026, 11, 24), ledger_dir=ledger_dir, beacon=b"b" * 32
     )
-    cohort = audit.audit_cohort(record, participants)
+    cohort = audit.cohort_as_drawn(record, participants)
     sim = audit.simulate_record(record, cohort, n=100)
     observed = audit.observed_indices(record, cohort)
     table = audit.wins_by_band(cohort, observed, sim)

@@ -18,6 +18,13 @@ from drawkit.eligibility import apply_rules
 from drawkit.sources.local import read_blacklist, read_participants, read_recharges
 
 FULL_NUMBER = re.compile(r"(?:\+?234|0)[789][01]\d{8}")
+DRAW_ID = "drawkit-demo-promotion-2026-11-27"
+
+
+def frozen(workspace: Path) -> tuple[Path, dict]:
+    """The frozen cohort's folder in a workspace and its cohort.json."""
+    folder = workspace / "private" / DRAW_ID
+    return folder, json.loads((folder / "cohort.json").read_text())
 
 
 @pytest.fixture
@@ -79,7 +86,7 @@ def test_cohort_local(synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFix
             str(synth_dir / "recharges.csv"),
             "--blacklist",
             str(synth_dir / "blacklist.csv"),
-            "--out",
+            "--workspace",
             str(out),
         ]
     )
@@ -93,13 +100,14 @@ def test_cohort_local(synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFix
         date(2026, 11, 27),
         read_blacklist(synth_dir / "blacklist.csv"),
     )
-    participants = read_participants(out / "participants.csv")
+    folder, meta = frozen(out)
+    participants = read_participants(folder / "participants.csv")
     pd.testing.assert_frame_equal(participants, expected.participants)
-    summary = json.loads((out / "summary.json").read_text())
+    summary = meta["summary"]
     assert summary["rows_in"] == expected.summary.rows_in
     assert summary["participants"] == len(participants)
-    assert summary["source"] == "local" and summary["draw_date"] == "2026-11-27"
-    rejected = pd.read_csv(out / "rejected.csv", dtype=str)
+    assert meta["source"] == "local" and summary["draw_date"] == "2026-11-27"
+    rejected = pd.read_csv(folder / "rejected.csv", dtype=str)
     assert len(rejected) == sum(summary["rows_rejected"].values())
     assert not rejected["msisdn"].fillna("").str.fullmatch(FULL_NUMBER).any()
 
@@ -118,30 +126,32 @@ def test_cohort_with_config(synth_dir: Path, tmp_path: Path) -> None:
                 str(synth_dir / "recharges.csv"),
                 "--config",
                 str(config),
-                "--out",
+                "--workspace",
                 str(out),
             ]
         )
         == 0
     )
-    summary = json.loads((out / "summary.json").read_text())
+    folder, meta = frozen(out)
+    summary = meta["summary"]
     assert summary["points_mode"] == "summed" and summary["entry_cap"] == 3
-    assert read_participants(out / "participants.csv")["entries"].max() <= 3
+    assert read_participants(folder / "participants.csv")["entries"].max() <= 3
 
 
 def test_cohort_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["cohort", "--date", "2026-11-27", "--out", str(tmp_path)]) == 2
+    assert main(["cohort", "--date", "2026-11-27", "--workspace", str(tmp_path)]) == 2
     assert "--recharges" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     bad.write_text("transaction_id,phone,amount_ngn,timestamp\n", encoding="utf-8")
     assert (
-        main(["cohort", "--date", "2026-11-27", "--recharges", str(bad), "--out", str(tmp_path)])
+        main(["cohort", "--date", "2026-11-27", "--recharges", str(bad),
+              "--workspace", str(tmp_path)])
         == 2
     )
     err = capsys.readouterr().err
     assert "msisdn" in err and "bad.csv" in err
     with pytest.raises(SystemExit):
-        main(["cohort", "--date", "27/11/2026", "--out", str(tmp_path)])
+        main(["cohort", "--date", "27/11/2026", "--workspace", str(tmp_path)])
 
 
 def test_posthog_source_without_settings_names_the_variable(
@@ -150,7 +160,8 @@ def test_posthog_source_without_settings_names_the_variable(
     for name in ("POSTHOG_API_KEY", "POSTHOG_PROJECT_ID", "POSTHOG_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     assert (
-        main(["cohort", "--source", "posthog", "--date", "2026-11-27", "--out", str(tmp_path)]) == 2
+        main(["cohort", "--source", "posthog", "--date", "2026-11-27",
+              "--workspace", str(tmp_path)]) == 2
     )
     assert "POSTHOG_API_KEY" in capsys.readouterr().err
 

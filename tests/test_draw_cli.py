@@ -230,9 +230,9 @@ def test_a_summary_of_another_date_is_ignored(setup, capsys) -> None:
 def test_publish_to_local_results_is_safe_to_repeat(setup, capsys) -> None:
     tmp_path, _, base = setup
     record = run_draw_cli(tmp_path, base, capsys)
-    results = tmp_path / "results"
+    results = tmp_path / "results"  # the workspace's one results store
     command = ["publish", record.draw_id, "--ledger", str(tmp_path / "ledger")]
-    command += ["--results-dir", str(results)]
+    command += ["--workspace", str(tmp_path)]
     capsys.readouterr()
     assert main(command) == 0
     events = len(record.winners) + 1  # one per winner or reserve, plus draw_completed

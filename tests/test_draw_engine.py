@@ -25,6 +25,7 @@ from drawkit.draw.reference import reference_digest, reference_draw, reference_s
 from drawkit.draw.rng import commitment_of, derive_seed, drbg_for_seed
 from drawkit.errors import (
     CommitmentError,
+    ConfigError,
     DrawError,
     EmptyCohortError,
     InputError,
@@ -283,8 +284,17 @@ def test_secret_not_matching_commitment(tmp_path) -> None:
         participants(), config(), DAY, ledger_dir=tmp_path / "ledger", beacon_round=7, secret=SECRET
     )
     with pytest.raises(CommitmentError, match="secret does not match"):
-        draw(tmp_path, secret=b"another secret")
+        draw(tmp_path, secret=b"another secret, 32 bytes long...")
     assert Ledger(tmp_path / "ledger").records() == []
+
+
+def test_a_short_secret_is_refused_at_commit_and_draw(tmp_path) -> None:
+    for call in (commit_draw, run_draw):
+        with pytest.raises(ConfigError, match="too short .15 bytes.*at least 16"):
+            call(participants(), config(), DAY, ledger_dir=tmp_path / "ledger", secret=b"x" * 15)
+    assert not (tmp_path / "ledger" / "entries").exists() or not any(
+        (tmp_path / "ledger" / "entries").iterdir()
+    )
 
 
 def test_cohort_changed_after_commitment(tmp_path) -> None:

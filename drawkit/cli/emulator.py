@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from drawkit.cli.arguments import iso_date
+from drawkit.cli.options import iso_date
 from drawkit.config import (
     ENV_API_KEY,
     ENV_PROJECT_API_KEY,

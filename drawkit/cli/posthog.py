@@ -1,10 +1,8 @@
-"""`drawkit` subcommands of the posthog area: ``doctor``."""
+"""`drawkit doctor`: check the PostHog settings, key, project and scopes."""
 
 from __future__ import annotations
 
 import argparse
-
-from drawkit.posthog.doctor import format_checklist, run_checks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    checks = run_checks()
-    print(format_checklist(checks))
-    return 1 if any(c.ok is False for c in checks) else 0
+    from drawkit.app.runtime import Runtime
+    from drawkit.app.tools import doctor
+
+    report = doctor(Runtime.from_env())
+    print(report.format())
+    return 0 if report.ok else 1

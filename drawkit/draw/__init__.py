@@ -1,42 +1,50 @@
 """The draw engine: canonical cohort, seeded HMAC_DRBG, integer weighted sampling,
-hash-chained ledger, verification. The algorithm is specified in docs/draw-spec.md."""
+hash-chained ledger, verification. The algorithm is specified in docs/draw-spec.md.
 
-from drawkit.draw.cohort import Cohort, canonical_cohort, cohort_digest
-from drawkit.draw.engine import commit_draw, default_draw_id, run_draw
-from drawkit.draw.events import Standing, record_event, standing
-from drawkit.draw.export import write_winners_export
-from drawkit.draw.ledger import ChainReport, Ledger
-from drawkit.draw.publish import publish
-from drawkit.draw.record import Commitment, DrawRecord, Prize, Shortfall, Winner
-from drawkit.draw.rng import SPEC_VERSION, HmacDrbg, derive_seed
-from drawkit.draw.select import Pick, select
-from drawkit.draw.verify import Difference, VerificationReport, verify_record
+Names are loaded on first use, so ``import drawkit.draw.beacon`` (round arithmetic) does
+not import the data libraries.
+"""
 
-__all__ = [
-    "SPEC_VERSION",
-    "ChainReport",
-    "Cohort",
-    "Commitment",
-    "Difference",
-    "DrawRecord",
-    "HmacDrbg",
-    "Ledger",
-    "Pick",
-    "Prize",
-    "Shortfall",
-    "Standing",
-    "VerificationReport",
-    "Winner",
-    "canonical_cohort",
-    "cohort_digest",
-    "commit_draw",
-    "default_draw_id",
-    "derive_seed",
-    "publish",
-    "record_event",
-    "run_draw",
-    "select",
-    "standing",
-    "verify_record",
-    "write_winners_export",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Cohort": "cohort",
+    "canonical_cohort": "cohort",
+    "cohort_digest": "cohort",
+    "commit_draw": "engine",
+    "default_draw_id": "engine",
+    "run_draw": "engine",
+    "Standing": "events",
+    "record_event": "events",
+    "standing": "events",
+    "write_winners_export": "export",
+    "ChainReport": "ledger",
+    "Ledger": "ledger",
+    "publish": "publishing",
+    "Commitment": "record",
+    "DrawRecord": "record",
+    "Prize": "record",
+    "Shortfall": "record",
+    "Winner": "record",
+    "SPEC_VERSION": "rng",
+    "HmacDrbg": "rng",
+    "derive_seed": "rng",
+    "Pick": "sampling",
+    "select": "sampling",
+    "Difference": "verify",
+    "VerificationReport": "verify",
+    "verify_record": "verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'drawkit.draw' has no attribute {name!r}")
+    value = getattr(import_module(f"drawkit.draw.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

@@ -8,7 +8,6 @@ Both hold the ledger lock, so a draw id runs once: a second call returns the rec
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,14 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from drawkit import __version__
-from drawkit.config import PromotionConfig
+from drawkit.config import PromotionConfig, draw_id_for
 from drawkit.draw.cohort import Cohort, canonical_cohort
 from drawkit.draw.ledger import Ledger, check_draw_id
 from drawkit.draw.record import Commitment, DrawRecord, Prize, Shortfall, Winner
 from drawkit.draw.rng import SPEC_VERSION, commitment_of, derive_seed, drbg_for_seed
-from drawkit.draw.select import select
+from drawkit.draw.sampling import select
 from drawkit.eligibility import draw_window
-from drawkit.errors import CommitmentError, DrawError, NotEnoughParticipantsError
+from drawkit.errors import CommitmentError, ConfigError, DrawError, NotEnoughParticipantsError
 
 ALGORITHM = {
     "generator": "HMAC_DRBG (NIST SP 800-90A Rev. 1) with SHA-256; entropy_input = seed, "
@@ -38,14 +37,14 @@ ALGORITHM = {
 }
 SELF_TEST_WORDS = 4
 RECENT_WINNER = "recent_winner"
+MIN_SECRET_BYTES = 16  # 128 bits: nobody can guess it from its published hash
 
 Step = Callable[[str], None]
 
 
 def default_draw_id(config: PromotionConfig, draw_date: date) -> str:
     """``<promotion slug>-<YYYY-MM-DD>``, e.g. ``drawkit-demo-promotion-2026-11-24``."""
-    slug = re.sub(r"[^a-z0-9]+", "-", config.name.lower()).strip("-") or "draw"
-    return f"{slug[:80]}-{draw_date.isoformat()}"
+    return draw_id_for(config.name, draw_date)
 
 
 @dataclass(frozen=True)
@@ -113,6 +112,7 @@ def commit_draw(
     Returns the existing commitment if the same one was made already; raises
     :class:`CommitmentError` if a different one exists for this draw id.
     """
+    check_secret(secret)
     ledger = Ledger(ledger_dir)
     draw_id = check_draw_id(draw_id or default_draw_id(config, draw_date))
     with ledger.lock():
@@ -156,6 +156,7 @@ def run_draw(
     already there), so crash tests can interrupt the draw anywhere.
     """
     step = on_step or (lambda _name: None)
+    check_secret(secret)
     ledger = Ledger(ledger_dir)
     draw_id = check_draw_id(draw_id or default_draw_id(config, draw_date))
     if beacon is None and secret is None:
@@ -236,6 +237,15 @@ def run_draw(
         entry = ledger.append("draw", body)
         step("record_written")
         return DrawRecord.from_dict(entry)
+
+
+def check_secret(secret: bytes | None) -> None:
+    """Refuse an operator secret too short to stay unguessable behind its hash."""
+    if secret is not None and len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"the operator secret is too short ({len(secret)} bytes): use at least "
+            f"{MIN_SECRET_BYTES} random bytes ({2 * MIN_SECRET_BYTES} hex digits)"
+        )
 
 
 # ------------------------------------------------------------------ shared with verify

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
+from typing import IO
 
 from drawkit.draw.record import DrawRecord
+from drawkit.store import write_private
 
 EXPORT_COLUMNS = (
     "draw_id",
@@ -28,13 +29,9 @@ EXPORT_COLUMNS = (
 
 def write_winners_export(record: DrawRecord, path: str | Path) -> Path:
     """Write winners and reserves with full numbers to a CSV readable by its owner only."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # also when umask or an old file would allow more
     values = {p.name: p.value_ngn for p in record.prizes}
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+
+    def rows(handle: IO[str]) -> None:
         writer = csv.writer(handle)
         writer.writerow(EXPORT_COLUMNS)
         for w in record.winners:
@@ -56,8 +53,5 @@ def write_winners_export(record: DrawRecord, path: str | Path) -> Path:
                     record.record_hash,
                 ]
             )
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    os.chmod(path, 0o600)
-    return path
+
+    return write_private(path, rows)

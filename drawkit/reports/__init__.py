@@ -1,22 +1,22 @@
-"""Reports: the three notebooks' steps, the papermill runner, HTML export and leak scan.
+"""Reports: presentation over the application layer.
 
-``run_reports`` runs ``notebooks/01_daily_cohort``, ``02_draw_run`` and ``03_audit`` for a
-draw date into ``reports/<date>/``; ``drawkit.reports.steps`` holds what the notebooks
-compute, so the notebooks keep only narrative, tables and charts.
+``run_report`` runs the day's notebooks (``drawkit/notebooks``) for a job into its report
+folder, writes the index page and scans every shareable file for leaks. ``tables`` formats
+the use-cases' results for the notebooks; ``notebook.start`` is each notebook's first call.
 """
 
-from drawkit.reports.params import PARAMETER_NAMES, ReportParams
-from drawkit.reports.run import NOTEBOOKS, ReportRun, export_html, run_reports
+from drawkit.reports.report import ReportSet, public_files, run_report
+from drawkit.reports.runner import NOTEBOOKS, NotebookRunner, export_html
 from drawkit.reports.scan import Leak, scan_files, scan_text
 
 __all__ = [
     "NOTEBOOKS",
-    "PARAMETER_NAMES",
     "Leak",
-    "ReportParams",
-    "ReportRun",
+    "NotebookRunner",
+    "ReportSet",
     "export_html",
-    "run_reports",
+    "public_files",
+    "run_report",
     "scan_files",
     "scan_text",
 ]

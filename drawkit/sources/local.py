@@ -35,6 +35,7 @@ from drawkit.eligibility import (
 from drawkit.errors import DrawkitError, InputError
 from drawkit.msisdn import mask, mask_series, normalize, normalize_series
 from drawkit.sources.base import PublishReport
+from drawkit.store import private_dir, write_private
 
 STRING = pd.StringDtype("pyarrow")
 RESULTS_FILE = "results.jsonl"
@@ -161,24 +162,16 @@ def write_participants(
     for fixing the data, found again by transaction_id, so its numbers are masked.
     """
     check_participants(participants)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    participants_path = out / "participants.csv"
-    _write_private(participants_path, participants.to_csv(index=False, lineterminator="\n"))
-    rejected_path = out / "rejected.csv"
+    out = private_dir(out_dir)
+    participants_path = write_private(
+        out / "participants.csv", participants.to_csv(index=False, lineterminator="\n")
+    )
     shown = rejected.copy()
     if "msisdn" in shown.columns:
         shown["msisdn"] = mask_series(shown["msisdn"].astype(object))
-    shown.to_csv(rejected_path, index=False, lineterminator="\n")
+    rejected_path = write_private(out / "rejected.csv",
+                                  shown.to_csv(index=False, lineterminator="\n"))
     return {"participants": participants_path, "rejected": rejected_path}
-
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------------ source

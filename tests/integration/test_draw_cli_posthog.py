@@ -4,7 +4,7 @@ publishing back, all over HTTP against the emulator."""
 from __future__ import annotations
 
 from drawkit.cli import main
-from drawkit.cli.draw import DEFAULT_SECRET_ENV
+from drawkit.config import SECRET_ENV as DEFAULT_SECRET_ENV
 from drawkit.draw import Ledger
 
 DRAW_DATE = "2026-11-21"  # the day after the synth data ends: its daily window is the last day
@@ -21,7 +21,7 @@ def test_commit_draw_publish_from_posthog_track_each_step(
     server = emulator_with_synth
     ledger = str(tmp_path / "ledger")
     monkeypatch.setenv(DEFAULT_SECRET_ENV, "ab" * 16)
-    common = ["--date", DRAW_DATE, "--posthog", "--ledger", ledger]
+    common = ["--date", DRAW_DATE, "--source", "posthog", "--ledger", ledger]
     assert main(["commit", *common, "--beacon-round", "7"]) == 0
     assert main(["draw", *common, "--beacon", "cd" * 32]) == 0
     record = Ledger(ledger).records()[-1]
@@ -31,8 +31,8 @@ def test_commit_draw_publish_from_posthog_track_each_step(
         record.record_hash
     ]
 
-    assert main(["publish", record.draw_id, "--ledger", ledger, "--posthog"]) == 0
-    assert main(["publish", record.draw_id, "--ledger", ledger, "--posthog"]) == 0
+    assert main(["publish", record.draw_id, "--ledger", ledger, "--source", "posthog"]) == 0
+    assert main(["publish", record.draw_id, "--ledger", ledger, "--source", "posthog"]) == 0
     winners = _events(server, "draw_winner")
     assert len(winners) == len(record.winners)
     assert "0 event(s) sent" in capsys.readouterr().out

@@ -1,37 +1,47 @@
-"""Shared notebook executions: each report run takes ~15 s, so tests share them."""
+"""Shared report runs: each takes ~15 s, so tests share them."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from drawkit.reports import ReportRun, run_reports
+from drawkit.app import DrawJob, Runtime, SourceSpec
+from drawkit.reports import ReportSet, run_report
 from drawkit.synth import generate, write_synth
 
 DRAW_DATE = date(2026, 11, 24)
 BEACON = "5e" * 32
 
 
-def local_parameters(data_dir: Path, ledger: Path) -> dict[str, object]:
-    return {
-        "draw_date": DRAW_DATE.isoformat(),
-        "source": "local",
-        "recharges": str(data_dir / "recharges.csv"),
-        "blacklist": str(data_dir / "blacklist.csv"),
-        "ledger_dir": str(ledger),
-        "beacon": BEACON,
-        "beacon_round": 1234,
-        "simulations": 200,
-        "history_days": 2,
+def local_job(data_dir: Path, workspace: Path, **extra: object) -> DrawJob:
+    """A report job on local files (the conftest's beacon round and value)."""
+    source = SourceSpec("local", recharges=data_dir / "recharges.csv",
+                        blacklist=data_dir / "blacklist.csv")
+    values: dict[str, object] = {
+        "source": source, "workspace": workspace, "beacon_round": 1234,
+        "beacon_value": BEACON, "simulations": 200, "history_days": 2,
     }
+    return DrawJob(DRAW_DATE, **(values | extra))  # type: ignore[arg-type]
+
+
+def runtime(**env: str) -> Runtime:
+    """A runtime over this process's environment plus ``env``."""
+    return Runtime.from_env({**os.environ, **env})
 
 
 @pytest.fixture(scope="session")
-def make_local_parameters():
-    """Builds local-source parameters for a data folder and a ledger."""
-    return local_parameters
+def make_runtime():
+    """Builds a runtime over this process's environment plus some variables."""
+    return runtime
+
+
+@pytest.fixture(scope="session")
+def make_local_job():
+    """Builds a local-source job for a data folder and a workspace."""
+    return local_job
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +51,10 @@ def synth_small():
 
 
 @pytest.fixture(scope="session")
-def local_reports(tmp_path_factory, synth_small) -> tuple[ReportRun, dict[str, object]]:
+def local_reports(tmp_path_factory, synth_small) -> tuple[ReportSet, DrawJob]:
     """The three notebooks run once on local files (auditor and full HTML copies)."""
     root = tmp_path_factory.mktemp("local-reports")
     write_synth(synth_small, root / "data")
-    params = local_parameters(root / "data", root / "ledger")
-    run = run_reports(params, root / "reports", full_copy=True, progress_bar=False)
-    return run, params
+    job = local_job(root / "data", root / "workspace").absolute()
+    reports = run_report(job, runtime(), full_copy=True, progress_bar=False)
+    return reports, job

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.notebook
 def test_demo_runs_the_whole_job_and_its_audit_passes(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.delenv(ENV_API_KEY, raising=False)
     monkeypatch.delenv(ENV_BASE_URL, raising=False)
-    out = tmp_path / "reports"
+    workspace = tmp_path / "demo"
     args = ["demo", "--subscribers", "400", "--days", "3", "--simulations", "50"]
-    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    assert main([*args, "--workspace", str(workspace), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    folder = out / "2026-11-24"
+    folder = workspace / "reports" / "drawkit-demo-promotion-2026-11-24"
     assert f"Reports in {folder}" in printed
     for name in ("index", "01_daily_cohort", "02_draw_run", "03_audit"):
         assert (folder / f"{name}.html").stat().st_size > 500
@@ -35,4 +35,4 @@ def test_demo_runs_the_whole_job_and_its_audit_passes(tmp_path, capsys, monkeypa
     assert not failed and audit["verified"] and audit["published_ok"], failed
     record = DrawRecord.from_json((folder / "record.public.json").read_text())
     assert record.is_public and record.beacon_round is not None
-    assert ENV_API_KEY not in os.environ and ENV_BASE_URL not in os.environ  # restored
+    assert ENV_API_KEY not in os.environ and ENV_BASE_URL not in os.environ  # never set here

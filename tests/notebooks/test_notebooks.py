@@ -13,13 +13,14 @@ import nbformat
 import pandas as pd
 import pytest
 
+from drawkit.app import DrawJob, SourceSpec
+from drawkit.app.auditing import AUDIT_FILE
+from drawkit.app.cohort import PARTICIPANTS_FILE
+from drawkit.app.draws import WINNERS_FILE
 from drawkit.draw import Ledger, verify_record
 from drawkit.errors import ConfigError, ReportError
-from drawkit.posthog import PostHogClient
 from drawkit.posthog.upload import upload_synth
-from drawkit.reports import NOTEBOOKS, run_reports, scan_files, scan_text
-from drawkit.reports.run import public_files
-from drawkit.reports.steps import AUDIT_FILE, PARTICIPANTS_FILE, WINNERS_FILE
+from drawkit.reports import NOTEBOOKS, public_files, run_report, scan_files, scan_text
 
 pytestmark = pytest.mark.notebook
 
@@ -52,16 +53,16 @@ def full_numbers(private: Path) -> set[str]:
 
 
 def test_local_reports_verify_and_hold_charts(local_reports) -> None:
-    run, _ = local_reports
+    run, job = local_reports
     out = run.output_dir
     assert [p.stem for p in run.executed] == list(NOTEBOOKS)
     summary = json.loads((out / AUDIT_FILE).read_text())
     assert summary["verified"] and summary["ledger_ok"] and summary["published_ok"]
     assert summary["simulations"] == 200 and 0 < summary["chi_square_pvalue"] <= 1
     # the record re-derives independently of the notebooks
-    ledger = Ledger(local_reports[1]["ledger_dir"])
+    ledger = Ledger(job.ledger)
     record = ledger.get(summary["draw_id"])
-    participants = pd.read_csv(out / "private" / PARTICIPANTS_FILE, dtype={"msisdn": str})
+    participants = pd.read_csv(job.private_dir / PARTICIPANTS_FILE, dtype={"msisdn": str})
     assert verify_record(record, participants, ledger=ledger, beacon=bytes.fromhex(BEACON)).ok
     assert record.beacon_round == 1234 and not record.commitment.made_at_draw
     assert {p.stem for p in run.charts} == CHARTS
@@ -70,17 +71,17 @@ def test_local_reports_verify_and_hold_charts(local_reports) -> None:
 
 
 def test_private_files_are_owner_only(local_reports) -> None:
-    private = local_reports[0].output_dir / "private"
+    private = local_reports[1].private_dir
     assert stat.S_IMODE(private.stat().st_mode) == 0o700
     for path in private.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 def test_reports_leak_no_number_and_no_key(local_reports) -> None:
-    run, _ = local_reports
+    run, job = local_reports
     assert run.leaks == []
     assert scan_files(report_files(run), secrets=()) == []
-    numbers = full_numbers(run.output_dir / "private")
+    numbers = full_numbers(job.private_dir)
     for path in report_files(run):
         text = path.read_text(encoding="utf-8")
         assert not [n for n in numbers if n in text], path.name
@@ -94,51 +95,56 @@ def test_executed_notebooks_have_no_errors_and_auditor_copy_no_code(local_report
         assert not [o for o in outputs if o.output_type == "error"], path.name
         assert not [o for o in outputs if o.get("name") == "stderr"], path.name
     audit_html = (run.output_dir / "03_audit.html").read_text(encoding="utf-8")
-    assert "run_audit" not in audit_html
+    assert "app.audit" not in audit_html
     assert not re.search(r'<div[^>]*class="[^"]*(jp-CodeMirrorEditor|highlight)[ "]', audit_html)
     code_cells = re.findall(r'<div class="jp-Cell jp-CodeCell[^"]*"', audit_html)
     assert code_cells and all("jp-mod-noInput" in c for c in code_cells)
-    assert "run_audit" in (run.output_dir / "03_audit.full.html").read_text()
+    full_text = re.sub(r"<[^>]+>", "", (run.output_dir / "03_audit.full.html").read_text())
+    assert "app.audit(job, runtime)" in full_text
 
 
-def test_second_run_returns_the_same_record(local_reports, tmp_path) -> None:
-    """Re-running the draw notebook never re-rolls: the ledger returns the record."""
-    run, params = local_reports
+def test_second_run_returns_the_same_record(local_reports, make_runtime) -> None:
+    """Re-running the cohort and draw notebooks never re-rolls: the frozen cohort is
+    reused and the ledger returns the record."""
+    run, job = local_reports
     first = json.loads((run.output_dir / AUDIT_FILE).read_text())["record_hash"]
-    again = run_reports(
-        params,
-        tmp_path,
-        notebooks=("01_daily_cohort", "02_draw_run"),
-        progress_bar=False,
-    )
+    again = run_report(job, make_runtime(), steps=("01_daily_cohort", "02_draw_run"),
+                       progress_bar=False)
     public = json.loads((again.output_dir / "record.public.json").read_text())
     assert public["record_hash"] == first
+    draw_html = (again.output_dir / "02_draw_run.html").read_text(encoding="utf-8")
+    assert "already drawn" in draw_html
 
 
 def test_failing_notebook_names_the_cell_and_keeps_the_partial_notebook(
-    tmp_path, make_local_parameters
+    tmp_path, make_local_job, make_runtime
 ) -> None:
-    missing = tmp_path / "no-such-recharges.csv"
-    params = make_local_parameters(tmp_path, tmp_path / "ledger") | {"recharges": str(missing)}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "recharges.csv").write_text("transaction_id,phone,amount_ngn,timestamp\n")
+    (tmp_path / "data" / "blacklist.csv").write_text("msisdn\n")
+    job = make_local_job(tmp_path / "data", tmp_path / "workspace")
     with pytest.raises(ReportError) as caught:
-        run_reports(
-            params, tmp_path / "reports", notebooks=("01_daily_cohort",), progress_bar=False
-        )
+        run_report(job, make_runtime(), steps=("01_daily_cohort",), progress_bar=False)
     message = str(caught.value)
     assert "01_daily_cohort" in message and "cell" in message
-    assert "get_eligible_participants" in message or "open_source" in message
+    assert "freeze_cohort" in message and "msisdn" in message
     assert "Traceback" not in message
-    partial = tmp_path / "reports" / DRAW_DATE.isoformat() / "01_daily_cohort.ipynb"
+    partial = job.absolute().report_dir / "01_daily_cohort.ipynb"
     assert partial.exists()
 
 
-def test_unknown_or_bad_parameters_fail_before_any_kernel(tmp_path, make_local_parameters) -> None:
-    params = make_local_parameters(tmp_path, tmp_path / "ledger")
-    with pytest.raises(ReportError, match="unknown report parameter"):
-        run_reports(params | {"simulatons": 5}, tmp_path)
+def test_unknown_or_bad_job_fields_fail_before_any_kernel(
+    tmp_path, make_local_job, make_runtime
+) -> None:
+    data = json.loads(make_local_job(tmp_path, tmp_path / "workspace").to_json())
+    with pytest.raises(ConfigError, match="unknown draw job field"):
+        DrawJob.from_dict(data | {"simulatons": 5})
     with pytest.raises(ConfigError, match="draw_date"):
-        run_reports(params | {"draw_date": "24/11/2026"}, tmp_path)
-    assert not (tmp_path / "2026-11-24").exists()
+        DrawJob.from_dict(data | {"draw_date": "24/11/2026"})
+    missing = DrawJob.from_dict(data)  # the data folder holds no recharges file
+    with pytest.raises(Exception, match="no such file"):
+        run_report(missing, make_runtime(), progress_bar=False)
+    assert not (tmp_path / "workspace").exists()
 
 
 def test_scan_finds_keys_and_numbers() -> None:
@@ -157,24 +163,17 @@ def test_scan_finds_keys_and_numbers() -> None:
 
 
 @pytest.fixture(scope="module")
-def posthog_reports(tmp_path_factory, synth_small):
+def posthog_reports(tmp_path_factory, synth_small, make_runtime):
     """The three notebooks against the emulator, data loaded through the capture API."""
     from drawkit.emulator import EmulatorServer
 
     root = tmp_path_factory.mktemp("posthog-reports")
-    with EmulatorServer() as server, pytest.MonkeyPatch.context() as patch:
-        for name, value in server.env().items():
-            patch.setenv(name, value)
-        upload_synth(PostHogClient.from_env(), synth_small)
-        params = {
-            "draw_date": DRAW_DATE.isoformat(),
-            "source": "posthog",
-            "ledger_dir": str(root / "ledger"),
-            "beacon": BEACON,
-            "simulations": 100,
-            "history_days": 1,
-        }
-        run = run_reports(params, root / "reports", progress_bar=False)
+    with EmulatorServer() as server:
+        run_time = make_runtime(**server.env())
+        upload_synth(run_time.posthog(), synth_small)
+        job = DrawJob(DRAW_DATE, source=SourceSpec("posthog"), workspace=root / "workspace",
+                      beacon_round=1234, beacon_value=BEACON, simulations=100, history_days=1)
+        run = run_report(job, run_time, progress_bar=False)
         yield run, server
 
 
@@ -193,22 +192,23 @@ def test_posthog_source_reports(posthog_reports) -> None:
         assert "api_key" not in json.dumps(notebook.metadata.get("papermill", {}))
 
 
-def test_a_report_that_shows_a_full_number_fails_the_run(tmp_path, make_local_parameters) -> None:
+def test_a_report_that_shows_a_full_number_fails_the_run(
+    tmp_path, make_local_job, synth_small, make_runtime
+) -> None:
     """The scan runs on real output: a notebook printing a number stops the run."""
     from nbformat.v4 import new_code_cell, new_notebook
 
-    source = nbformat.read(Path(__file__).parents[2] / "notebooks" / "01_daily_cohort.ipynb", 4)
+    from drawkit.reports.runner import NOTEBOOKS_DIR
+    from drawkit.synth import write_synth
+
+    source = nbformat.read(NOTEBOOKS_DIR / "01_daily_cohort.ipynb", 4)
     parameters = next(c for c in source.cells if "parameters" in c.metadata.get("tags", []))
     leaky = new_notebook(cells=[parameters, new_code_cell('print("winner: +2348031234567")')])
     leaky.metadata["kernelspec"] = source.metadata["kernelspec"]
     nbformat.write(leaky, tmp_path / "01_daily_cohort.ipynb")
-    params = make_local_parameters(tmp_path, tmp_path / "ledger")
+    write_synth(synth_small, tmp_path / "data")
+    job = make_local_job(tmp_path / "data", tmp_path / "workspace")
     with pytest.raises(ReportError, match="unmasked phone number") as caught:
-        run_reports(
-            params,
-            tmp_path / "reports",
-            notebooks=("01_daily_cohort",),
-            notebooks_dir=tmp_path,
-            progress_bar=False,
-        )
+        run_report(job, make_runtime(), steps=("01_daily_cohort",), notebooks_dir=tmp_path,
+                   progress_bar=False)
     assert "8031234567" not in str(caught.value)

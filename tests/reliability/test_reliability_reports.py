@@ -4,18 +4,20 @@ API key nor a full phone number reaches an executed notebook or its HTML."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from drawkit.app import DrawJob, Runtime, SourceSpec
+from drawkit.app.cohort import PARTICIPANTS_FILE
+from drawkit.app.draws import WINNERS_FILE
 from drawkit.emulator import EmulatorServer
 from drawkit.errors import ReportError
-from drawkit.posthog import PostHogClient
 from drawkit.posthog.upload import upload_synth
-from drawkit.reports import run_reports
-from drawkit.reports.steps import PARTICIPANTS_FILE, WINNERS_FILE
+from drawkit.reports import run_report
 from drawkit.synth import generate
 
 pytestmark = pytest.mark.reliability
@@ -30,14 +32,12 @@ def spellings(e164: str) -> set[str]:
 
 def test_reports_against_faulty_posthog_leak_nothing(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     reliability,  # noqa: ANN001
 ) -> None:
     data = generate(subscribers=150, days=2, end_date=DRAW_DATE, seed=5)
     with EmulatorServer(calculation_seconds=0.0) as server:
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        upload_synth(PostHogClient.from_env(), data)
+        runtime = Runtime.from_env({**os.environ, **server.env()})
+        upload_synth(runtime.posthog(), data)
         uploaded = len(server.request_log)
         server.faults.update(
             error_rate=0.2,
@@ -46,16 +46,10 @@ def test_reports_against_faulty_posthog_leak_nothing(
             seed=3,
             script=[503, 429, "drop", 503],
         )
-        params = {
-            "draw_date": DRAW_DATE.isoformat(),
-            "source": "posthog",
-            "ledger_dir": str(tmp_path / "ledger"),
-            "beacon": "be" * 32,
-            "simulations": 50,
-            "history_days": 1,
-        }
+        job = DrawJob(DRAW_DATE, source=SourceSpec("posthog"), workspace=tmp_path / "workspace",
+                      beacon_value="be" * 32, simulations=50, history_days=1)
         try:
-            run = run_reports(params, tmp_path / "reports", full_copy=True, progress_bar=False)
+            run = run_report(job, runtime, full_copy=True, progress_bar=False)
         except ReportError as exc:  # faults outlasted the retries: a clear error is fine
             message = str(exc)
             assert server.api_key not in message and server.project_api_key not in message
@@ -64,7 +58,7 @@ def test_reports_against_faulty_posthog_leak_nothing(
         requests = sum(1 for e in server.request_log if e["fault"] != "drop") - uploaded
         secrets = (server.api_key, server.project_api_key)
     files = [*run.executed, *run.html, *run.full_html, run.index]
-    private = run.output_dir / "private"
+    private = job.absolute().private_dir
     numbers = set(pd.read_csv(private / PARTICIPANTS_FILE, dtype={"msisdn": str})["msisdn"])
     numbers |= set(pd.read_csv(private / WINNERS_FILE, dtype={"msisdn": str})["msisdn"])
     assert numbers and faults

@@ -1,0 +1,122 @@
+"""Use-cases around the draws: synthetic data, the PostHog set-up check, the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drawkit.app.runtime import Runtime
+    from drawkit.draw import ChainReport
+
+
+@dataclass(frozen=True)
+class SynthOutput:
+    """What synthetic data was written: counts and files."""
+
+    recharges: int
+    subscribers: int
+    blacklisted: int
+    files: dict[str, Path]
+
+    def format(self) -> str:
+        """A line of counts, then one line per file."""
+        lines = [f"{self.recharges:,} recharges of {self.subscribers:,} subscribers "
+                 f"({self.blacklisted:,} blacklisted)"]
+        lines += [f"{name}: {path}" for name, path in self.files.items()]
+        return "\n".join(lines)
+
+
+def synthesize(
+    subscribers: int,
+    days: int,
+    end_date: date,
+    out_dir: Path,
+    *,
+    seed: int = 1,
+    fmt: str = "csv",
+    config_path: Path | None = None,
+) -> SynthOutput:
+    """Deterministic synthetic recharges and a blacklist, written to ``out_dir``."""
+    from drawkit.config import load_promotion
+    from drawkit.synth import generate, write_synth
+
+    config = load_promotion(config_path)
+    data = generate(subscribers, days, end_date, seed, config=config)
+    files = write_synth(data, out_dir, fmt=fmt)
+    return SynthOutput(len(data.recharges), len(data.persons),
+                       int(data.persons["blacklisted"].sum()), files)
+
+
+def load_synthetic(
+    runtime: Runtime,
+    subscribers: int,
+    days: int,
+    end_date: date,
+    seed: int,
+    *,
+    config_path: Path | None = None,
+    say: Any = None,
+) -> Any:
+    """Generate synthetic recharges and load them into the runtime's PostHog project
+    through capture; returns the upload summary."""
+    from drawkit.config import load_promotion
+    from drawkit.posthog.upload import upload_synth
+    from drawkit.synth import generate
+
+    config = load_promotion(config_path)
+    data = generate(subscribers, days, end_date, seed, config=config)
+    if say is not None:
+        say(f"Synthetic data: {len(data.recharges):,} recharge rows, "
+            f"{len(data.persons):,} people")
+    return upload_synth(runtime.posthog(), data, config)
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """The PostHog set-up checklist."""
+
+    checks: list[Any]
+
+    @property
+    def ok(self) -> bool:
+        """No check failed (skipped ones do not count)."""
+        return not any(c.ok is False for c in self.checks)
+
+    def format(self) -> str:
+        """The checklist for people."""
+        from drawkit.posthog.doctor import format_checklist
+
+        return format_checklist(self.checks)
+
+
+def posthog_calls(job: Any, runtime: Runtime) -> Any:
+    """The run's PostHog call metrics (a DataFrame), or None when PostHog is not the source."""
+    return runtime.posthog().metrics_frame() if job.source.kind == "posthog" else None
+
+
+def doctor(runtime: Runtime) -> DoctorReport:
+    """Check the POSTHOG_* settings, the key, the project, the scopes and capture."""
+    from drawkit.posthog.doctor import run_checks
+
+    return DoctorReport(run_checks(runtime.env))
+
+
+def ledger_chain(ledger_dir: Path) -> ChainReport:
+    """Check the ledger's hash chain."""
+    from drawkit.draw import Ledger
+
+    return Ledger(ledger_dir).verify_chain()
+
+
+def ledger_lines(ledger_dir: Path) -> list[str]:
+    """One line per ledger entry: sequence, kind, draw id, event, hash prefix."""
+    from drawkit.draw import Ledger
+
+    return [
+        f"{e.get('sequence'):>6} {e.get('kind'):<10} {e.get('draw_id')} "
+        f"{e.get('event', '')} {str(e.get('record_hash'))[:16]}"
+        for e in Ledger(ledger_dir).entries()
+    ]
