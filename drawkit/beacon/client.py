@@ -227,6 +227,7 @@ class _RelayPool:
                 failures[relay] = failure.reason
                 if failure.kind == _REFUSED:
                     refused.add(relay)
+                    logger.warning("drand relay %s skipped for %s: %s", relay, what, failure)
                 else:
                     retryable = True
             except (BeaconFormatError, BeaconNotAuthenticError) as exc:
@@ -387,7 +388,8 @@ class DrandClient:
         """Wait (at most ``max_wait`` seconds) until the round is published, then fetch it.
 
         Fails at once with BeaconNotYetPublishedError when the round is due after the wait
-        bound. ``on_progress`` is called about every ``poll_seconds`` while waiting."""
+        bound; the last fetch may overrun the bound by one request timeout. ``on_progress``
+        is called about every ``poll_seconds`` while waiting or retrying."""
         check_round(round_number)
         if not max_wait >= 0 or not poll_seconds > 0:
             raise BeaconFormatError("max_wait must be >= 0 and poll_seconds > 0")
@@ -420,8 +422,9 @@ class DrandClient:
                 pool.sleep(min(to_due, poll_seconds, remaining))
                 continue
             report("fetching")
-            try:
-                return self._round(round_number, deadline=deadline)
+            try:  # the last fetch may overrun the bound by one request timeout
+                fetch_by = max(deadline, pool.clock() + pool.timeout)
+                return self._round(round_number, deadline=fetch_by)
             except (BeaconNotYetPublishedError, BeaconUnavailableError) as exc:
                 remaining = deadline - pool.clock()
                 if remaining <= 0:

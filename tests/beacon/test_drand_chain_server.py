@@ -88,6 +88,8 @@ def test_fault_switches(chain, relay_for):
     assert answer.status_code == 200
     with pytest.raises(ValueError):
         answer.json()
+    chain.set_fault("huge")
+    assert len(requests.get(url, timeout=5).content) > 1 << 20
     chain.set_fault("forge")
     forged = requests.get(url, timeout=5).json()
     assert forged["round"] == 2 and forged["signature"] != chain.sign(2).hex()

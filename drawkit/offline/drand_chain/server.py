@@ -16,6 +16,7 @@ import json
 import math
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +40,7 @@ G2_GENERATOR = bytes.fromhex(
     "5d042b7e024aa2b2f08f0a91260805272dc51051c6e47ad4fa403b02b4510b647ae3d1770bac0326a805bb"
     "efd48056c8c121bdb8"
 )
-FAULT_MODES = ("fail", "hang", "garbage", "forge", "redirect")
+FAULT_MODES = ("fail", "hang", "garbage", "huge", "forge", "redirect")
 _PATH = re.compile(r"^(?:/(?P<hash>[0-9a-f]{64}))?/(?P<rest>info|public/latest|public/[^/]+)/?$")
 
 
@@ -48,7 +49,8 @@ class ChainFaults:
     """Fault switches, applied to every request while ``mode`` is set.
 
     ``fail``: HTTP 500. ``hang``: sleep ``hang_seconds`` before answering (longer than a
-    client timeout). ``garbage``: 200 with a body that is not JSON. ``forge``: a round
+    client timeout). ``garbage``: 200 with a body that is not JSON. ``huge``: 200 with a
+    1 MiB JSON body (a client must not read it all). ``forge``: a round
     answered with another round's valid signature (and its randomness). ``redirect``: 302 to
     ``redirect_to`` + the same path. ``remaining`` faulty answers, then the fault clears
     (None = until cleared). Rounds not yet due always answer ``future_status`` (425 or 404).
@@ -263,6 +265,12 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (timed out, refused a large answer) is not an error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -297,6 +305,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(500, {"error": "injected failure"}, fault)
         elif fault == "garbage":
             return self._answer(200, b'{"round": 1, "signature": ', fault)
+        elif fault == "huge":
+            return self._answer(200, {"padding": "0" * (1 << 20)}, fault)
         elif fault == "redirect":
             location = f"{chain.faults.redirect_to}{path}"
             return self._answer(302, {"error": "moved"}, fault, {"Location": location})
