@@ -99,3 +99,24 @@ class VerificationError(DrawkitError):
 
 class ReportError(DrawkitError):
     """A notebook failed while building the reports (names the notebook and cell)."""
+
+
+class BeaconError(DrawkitError):
+    """A drand beacon round cannot be fetched, read or authenticated."""
+
+
+class BeaconFormatError(BeaconError, InputError):
+    """A round number, signature, public key or relay answer is malformed (names the field)."""
+
+
+class BeaconNotAuthenticError(BeaconError):
+    """A signature does not verify for its round under the chain's public key, or a chain's
+    parameters do not hash to its chain hash."""
+
+
+class BeaconUnavailableError(BeaconError):
+    """No relay gave an authentic answer within the time bound (names the relays tried)."""
+
+
+class BeaconNotYetPublishedError(BeaconError):
+    """The round's publication time has not passed and no relay has it yet."""

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "drawkit"
 LAYERS: list[set[str]] = [
     {"__init__", "errors", "config", "msisdn", "redact", "synth", "store", "contract"},
     {"eligibility"},  # pure rules on DataFrames: the cohort filters and every source use them
-    {"posthog", "emulator"},
+    {"posthog", "emulator", "beacon", "offline"},
     {"cohorts"},
     {"sources"},
     {"draw"},
@@ -99,6 +99,8 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if _top(p) != "__init__" or p.
 def test_module_imports_only_lower_layers(path: Path) -> None:
     own = _top(path)
     assert own in RANK, f"{own} is in no layer: add it to LAYERS in {__file__}"
+    # The emulator and the offline stand-ins are stand-alone servers: they must not use the
+    # client they stand in for.
     for imported in _tops(_drawkit_imports(ast.parse(path.read_text(encoding="utf-8")))):
         assert imported in RANK, f"{imported} is in no layer"
         assert RANK[imported] <= RANK[own], (
@@ -107,6 +109,8 @@ def test_module_imports_only_lower_layers(path: Path) -> None:
         )
         if own == "emulator":
             assert imported != "posthog", "the emulator must not import the client it emulates"
+        if own == "offline":
+            assert imported != "beacon", "the local drand chain must not import its client"
 
 
 DOOR_MODULES = [p for p in MODULES if _top(p) in DOORS]
