@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -25,11 +24,11 @@ from drawkit.draw import (
     Ledger,
     VerificationReport,
     Winner,
-    beacon,
     canonical_cohort,
     select,
 )
 from drawkit.draw.rng import drbg_for_seed
+from drawkit.draw.verify import protocol_findings
 from drawkit.errors import InputError
 from drawkit.msisdn import mask
 
@@ -424,10 +423,17 @@ def fairness_checks(
     ks: KsResult | None = None,
     alpha: float = ALPHA,
 ) -> list[Check]:
-    """The checks an auditor signs off, from the results computed elsewhere."""
-    checks = [_commitment_check(record), _beacon_check(record)]
-    if record.beacon_round is not None:
-        checks.append(_beacon_timing_check(record))
+    """The checks an auditor signs off, from the results computed elsewhere. The randomness
+    protocol's checks (beacon authentic, unknown when committed, or operator-chosen
+    randomness, which never passes as fair) come from the verification, or are computed
+    here with nothing accepted when no verification is given."""
+    checks = [_commitment_check(record)]
+    findings = (
+        verification.findings if verification is not None else protocol_findings(record)
+    )
+    checks += [Check(f.check, f.passed, f.detail) for f in findings]
+    if record.beacon_value is None:  # operator-chosen randomness is never fair, accepted or not
+        checks[-1] = Check(checks[-1].name, False, checks[-1].detail)
     checks.append(_distinct_check(record))
     checks.append(_tickets_check(record))
     if verification is not None:
@@ -435,9 +441,9 @@ def fairness_checks(
         checks.append(
             Check(
                 "Record re-derives",
-                verification.ok,
+                verification.rederives,
                 "re-running the draw from its inputs gives the same seed and winners"
-                if verification.ok
+                if verification.rederives
                 else f"re-running differs: {first.format() if first else 'see verification'}",
             )
         )
@@ -483,36 +489,6 @@ def _commitment_check(record: DrawRecord) -> Check:
     if not digest_ok:
         detail = "the drawn cohort differs from the committed cohort"
     return Check("Cohort committed in advance", early and digest_ok, detail)
-
-
-def _beacon_check(record: DrawRecord) -> Check:
-    has_beacon = record.beacon_value is not None
-    where = f"round {record.beacon_round}" if record.beacon_round is not None else "a value"
-    return Check(
-        "Public randomness",
-        has_beacon,
-        f"seed includes public beacon {where}; randomness: {record.randomness}"
-        if has_beacon
-        else f"no public beacon: {record.randomness}",
-    )
-
-
-def _beacon_timing_check(record: DrawRecord) -> Check:
-    """The committed drand round must be published after the commitment (nobody could know
-    its value when the cohort was frozen) and no later than the draw (its value existed)."""
-    published = beacon.round_time(record.beacon_round)  # type: ignore[arg-type]
-    committed = datetime.fromisoformat(record.commitment.committed_at)
-    drawn = datetime.fromisoformat(record.created_at)
-    after_commitment, before_draw = published > committed, published <= drawn
-    detail = (
-        f"drand quicknet round {record.beacon_round} was published at {published:%Y-%m-%d %H:%M:%S}"
-        f" UTC; committed at {committed:%Y-%m-%d %H:%M:%S}, drawn at {drawn:%Y-%m-%d %H:%M:%S}"
-    )
-    if not after_commitment:
-        detail += ": the round existed before the commitment, so its value could be known"
-    elif not before_draw:
-        detail += ": the draw ran before the round was published"
-    return Check("Beacon unknown when committed", after_commitment and before_draw, detail)
 
 
 def _distinct_check(record: DrawRecord) -> Check:

@@ -188,6 +188,9 @@ class PromotionConfig:
     reserves_per_tier: int = 3
     exclude_recent_winners_days: int = 0
     award_partial: bool = False
+    beacon_margin_seconds: int = 60
+    beacon_max_ahead_hours: int = 48
+    beacon_wait_seconds: int = 600
     posthog: PostHogNames = PostHogNames()
 
     @property
@@ -217,6 +220,11 @@ _SCHEMA: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "reserves_per_tier": ("reserves_per_tier", int),
         "exclude_recent_winners_days": ("exclude_recent_winners_days", int),
         "award_partial": ("award_partial", bool),
+    },
+    "beacon": {
+        "commit_margin_seconds": ("beacon_margin_seconds", int),
+        "max_ahead_hours": ("beacon_max_ahead_hours", int),
+        "wait_seconds": ("beacon_wait_seconds", int),
     },
 }
 _PRIZE_KEYS: dict[str, type] = {"name": str, "value_ngn": int, "count": int}
@@ -371,6 +379,12 @@ def _check_promotion(config: PromotionConfig, source: str) -> None:
         raise ConfigError(f"{source}: 'draw.reserves_per_tier' must not be negative")
     if config.exclude_recent_winners_days < 0:
         raise ConfigError(f"{source}: 'draw.exclude_recent_winners_days' must not be negative")
+    if config.beacon_margin_seconds < 0:
+        raise ConfigError(f"{source}: 'beacon.commit_margin_seconds' must not be negative")
+    if config.beacon_max_ahead_hours < 1:
+        raise ConfigError(f"{source}: 'beacon.max_ahead_hours' must be at least 1")
+    if config.beacon_wait_seconds < 0:
+        raise ConfigError(f"{source}: 'beacon.wait_seconds' must not be negative")
     names = set()
     for i, tier in enumerate(config.prizes):
         if not tier.name.strip():
@@ -415,6 +429,12 @@ count = 10
 reserves_per_tier = 3
 exclude_recent_winners_days = 0
 award_partial = false          # true: award what can be awarded when a tier runs short
+
+[beacon]
+commit_margin_seconds = 60     # the committed drand round is published at least this long after
+                               # the commitment (clock safety); commit refuses a sooner round
+max_ahead_hours = 48           # commit refuses a round published further ahead than this
+wait_seconds = 600             # drawkit report waits at most this long for the round
 
 [posthog]
 recharge_event = "recharge"

@@ -1,19 +1,20 @@
 """The demo door: the whole daily job offline, composed from the use-cases.
 
-The PostHog emulator (a stand-in from :mod:`drawkit.offline`) runs on a free loopback
-port with throwaway keys that only this run's runtime and its notebook kernels receive;
-synthetic recharges go in through capture; the days before the draw date are drawn and
-published; then the day's reports run with PostHog as the source.
+Two stand-ins run on free loopback ports: the PostHog emulator, with throwaway keys that
+only this run's runtime and its notebook kernels receive, and a local drand test chain
+with its own throwaway key (its rounds are labelled "local test chain — not public
+randomness" everywhere, and the demo's audit accepts that chain explicitly). Synthetic
+recharges go in through capture; the days before the draw date are committed, drawn on
+their round and published; then the day's reports run with PostHog as the source.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from drawkit import app
@@ -57,57 +58,56 @@ def fresh_workspace(path: Path) -> Path:
     return path
 
 
-def stand_in_beacon(round_number: int) -> bytes:
-    """The demo's stand-in for a round's value (the demo has no network)."""
-    return hashlib.sha256(f"drawkit demo beacon, round {round_number}".encode()).digest()
-
-
-def commit_and_await_beacon(job: app.DrawJob, runtime: app.Runtime) -> app.DrawJob:
-    """Commit to the first round at least a second away, wait until it is published, and
-    return the job with the round and its (stand-in) value."""
-    from drawkit.app.beacon import round_after
-
-    choice = round_after(datetime.now(UTC) + timedelta(seconds=1))
-    committed = replace(job, beacon_round=choice.round)
-    app.commit(committed, runtime)
-    time.sleep(max((choice.published_at - datetime.now(UTC)).total_seconds(), 0.0) + 0.05)
-    return replace(committed, beacon_value=stand_in_beacon(choice.round).hex())
+DEMO_CONFIG = """\
+# The demo promotion: the embedded default, with a short commit margin because the local
+# test chain's clock is this machine's (a public chain keeps the 60 s default).
+[beacon]
+commit_margin_seconds = 2
+wait_seconds = 30
+"""
 
 
 def previous_draws(job: app.DrawJob, runtime: app.Runtime, dates: list[date], say: Say) -> None:
-    """Freeze, commit, draw and publish the draws of ``dates`` (before the report's day)."""
+    """Freeze, commit, draw (once the round exists) and publish the draws of ``dates``."""
     for day in dates:
         daily = job.with_date(day)
         frozen = app.freeze_cohort(daily, runtime)
         if len(frozen.cohort.participants) == 0:
             continue
-        ready = commit_and_await_beacon(daily, runtime)
-        record = app.draw(ready, runtime).record
-        app.publish(ready, runtime)
-        say(f"  {day}: {record.participants:,} participants, {len(record.winners)} picks")
+        app.commit(daily, runtime)
+        record = app.draw(daily, runtime, wait=True).record
+        app.publish(daily, runtime)
+        say(f"  {day}: {record.participants:,} participants, {len(record.winners)} picks, "
+            f"beacon round {record.beacon_round}")
 
 
 def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
     """Run the demo (see the module docstring)."""
     from drawkit.emulator import EmulatorServer
+    from drawkit.offline.drand_chain import LocalDrandChain
 
     started = time.perf_counter()
     workspace = fresh_workspace(options.workspace)
-    with EmulatorServer(host="127.0.0.1", port=0) as server:
+    config = workspace / "promotion.toml"
+    config.write_text(DEMO_CONFIG, encoding="utf-8")
+    with EmulatorServer(host="127.0.0.1", port=0) as server, LocalDrandChain(period=1) as chain:
         say(f"PostHog emulator on {server.url} (throwaway keys, this run only)")
-        runtime = app.Runtime.from_env({**_environment(), **server.env()})
+        say(f"Local drand test chain on {chain.url}, chain {chain.chain_hash[:16]}… "
+            "(its own throwaway key: not public randomness)")
+        beacon_env = {"DRAWKIT_DRAND_RELAYS": chain.url,
+                      "DRAWKIT_DRAND_CHAIN_HASH": chain.chain_hash}
+        runtime = app.Runtime.from_env({**_environment(), **server.env(), **beacon_env})
         upload = app.load_synthetic(runtime, options.subscribers, options.days,
                                     options.draw_date, options.seed, say=say)
         say(f"Uploaded through capture: {upload.events_sent:,} events")
         job = app.DrawJob(options.draw_date, source=app.SourceSpec("posthog"),
-                          workspace=workspace, simulations=options.simulations)
+                          config_path=config, workspace=workspace,
+                          simulations=options.simulations, accept_test_chain=True)
         history = [options.draw_date - timedelta(days=k) for k in range(options.days - 1, 0, -1)]
         say(f"Draws of the {len(history)} previous days:")
         previous_draws(job, runtime, history, say)
-        app.freeze_cohort(job, runtime)
-        today = commit_and_await_beacon(job, runtime)
         say(f"Reports for {options.draw_date} (PostHog source):")
-        reports = run_report(today, runtime, full_copy=options.full_copy,
+        reports = run_report(job, runtime, full_copy=options.full_copy,
                              progress_bar=options.progress_bar, say=say)
     return DemoResult(reports, time.perf_counter() - started)
 

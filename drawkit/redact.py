@@ -11,8 +11,6 @@ import logging
 import re
 from collections.abc import Iterable
 
-from drawkit.msisdn import mask
-
 # Any spelling drawkit.msisdn accepts, inside text: +234 803 123 4567, 2348031234567,
 # 002348031234567, 23408031234567, (0803) 123-4567, 0803/123/4567, 8031234567, and the
 # URL-encoded %2B2348031234567 that HTTP libraries log.
@@ -36,6 +34,10 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "[REDACTED]")
     text = _KEY_IN_TEXT.sub(lambda m: m.group(1) + "[REDACTED]", text)
+    if not _MSISDN_IN_TEXT.search(text):
+        return text
+    from drawkit.msisdn import mask  # the number plan's libraries load only when needed
+
     return _MSISDN_IN_TEXT.sub(lambda m: mask(re.sub("(?i)%2B", "+", m.group(0))), text)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -12,13 +12,14 @@ import pytest
 from drawkit import audit
 from drawkit.config import PromotionConfig
 from drawkit.contract import completed_uuid, winner_uuid
-from drawkit.draw import Ledger, beacon, canonical_cohort, run_draw, select, verify_record
+from drawkit.draw import Ledger, canonical_cohort, run_draw, select, verify_record
 from drawkit.draw.rng import drbg_for_seed
 from drawkit.errors import InputError
 from drawkit.msisdn import mask
 
 SEED = bytes(range(32))
 BEACON = bytes.fromhex("ab" * 32)
+ROUND = 1000  # a round of the conftest's offline test chain
 
 
 def cohort_frame(n: int = 300, seed: int = 7) -> pd.DataFrame:
@@ -28,10 +29,10 @@ def cohort_frame(n: int = 300, seed: int = 7) -> pd.DataFrame:
 
 
 @pytest.fixture()
-def drawn(tmp_path):
+def drawn(tmp_path, signed_rounds):
     participants = cohort_frame()
-    record = run_draw(
-        participants, PromotionConfig(), date(2026, 11, 24), ledger_dir=tmp_path, beacon=BEACON
+    record = signed_rounds.commit_and_draw(
+        participants, PromotionConfig(), date(2026, 11, 24), tmp_path, ROUND
     )
     return record, participants, Ledger(tmp_path)
 
@@ -180,9 +181,9 @@ def test_cohort_as_drawn_refuses_other_participants(drawn) -> None:
         audit.cohort_as_drawn(record, changed)
 
 
-def test_fairness_checks_pass_and_fail(drawn) -> None:
+def test_fairness_checks_pass_and_fail(drawn, tmp_path) -> None:
     record, participants, ledger = drawn
-    report = verify_record(record, participants, ledger=ledger)
+    report = verify_record(record, participants, ledger=ledger, accept_test_chain=True)
     checks = audit.fairness_checks(
         record,
         verification=report,
@@ -191,9 +192,21 @@ def test_fairness_checks_pass_and_fail(drawn) -> None:
     )
     by_name = {c.name: c for c in checks}
     assert by_name["Record re-derives"].passed and by_name["Published results match"].passed
-    assert by_name["Public randomness"].passed and by_name["One prize per person"].passed
+    assert by_name["Beacon authentic"].passed and by_name["One prize per person"].passed
+    assert by_name["Beacon unknown when committed"].passed
+    assert by_name["Cohort committed in advance"].passed
     # run_draw without a prior commit records the commitment at draw time
-    assert not by_name["Cohort committed in advance"].passed
+    hasty = run_draw(participants, PromotionConfig(), date(2026, 11, 24),
+                     ledger_dir=tmp_path / "hasty", beacon=BEACON)
+    hasty_checks = {c.name: c for c in audit.fairness_checks(hasty)}
+    assert not hasty_checks["Cohort committed in advance"].passed
+    assert not hasty_checks["Beacon authentic"].passed  # a raw value: nothing authenticates it
+    # operator-chosen randomness never passes as fair, even when a verifier accepted it
+    secret_only = run_draw(participants, PromotionConfig(), date(2026, 11, 24),
+                           ledger_dir=tmp_path / "secret", secret=b"s" * 32)
+    accepted = verify_record(secret_only, participants, accept_operator_randomness=True)
+    fair = {c.name: c for c in audit.fairness_checks(secret_only, verification=accepted)}
+    assert not fair["Public randomness"].passed
     twice = dataclasses.replace(
         record,
         winners=(
@@ -207,10 +220,10 @@ def test_fairness_checks_pass_and_fail(drawn) -> None:
     assert set(summary["result"]) <= {"PASS", "FAIL"}
 
 
-def test_beacon_must_be_published_between_commitment_and_draw(drawn) -> None:
+def test_beacon_must_be_published_between_commitment_and_draw(drawn, signed_rounds) -> None:
     record, _, _ = drawn
-    committed = datetime(2026, 11, 24, 23, 10, 0, 500000, tzinfo=UTC)
-    chosen = beacon.round_after(committed)
+    committed = signed_rounds.committed_at(ROUND)
+    chosen = ROUND
 
     def timing(round_number: int, drawn_at: datetime) -> audit.Check:
         commitment = dataclasses.replace(record.commitment, committed_at=committed.isoformat())
@@ -220,11 +233,12 @@ def test_beacon_must_be_published_between_commitment_and_draw(drawn) -> None:
         )
         return {c.name: c for c in audit.fairness_checks(timed)}["Beacon unknown when committed"]
 
-    later = beacon.round_time(chosen) + timedelta(seconds=1)
+    later = signed_rounds.published(chosen) + timedelta(seconds=1)
     assert timing(chosen, later).passed
-    early = timing(chosen - 1, later)  # published before the commitment
+    early = timing(chosen - 41, later)  # published before the commitment
     assert not early.passed and "could be known" in early.detail
     hasty = timing(chosen, committed + timedelta(milliseconds=10))
     assert not hasty.passed and "before the round was published" in hasty.detail
-    no_round = dataclasses.replace(record, beacon_round=None)
-    assert "Beacon unknown when committed" not in {c.name for c in audit.fairness_checks(no_round)}
+    no_beacon = dataclasses.replace(record, beacon_round=None, beacon_value=None)
+    names = {c.name for c in audit.fairness_checks(no_beacon)}
+    assert "Beacon unknown when committed" not in names and "Public randomness" in names

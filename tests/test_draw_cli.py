@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -14,7 +15,6 @@ from drawkit.draw import DrawRecord, Ledger
 from drawkit.msisdn import mask
 
 SECRET_HEX = "ab" * 32
-BEACON_HEX = "cd" * 32
 CONFIG_TOML = """
 [promotion]
 name = "CLI promo"
@@ -28,11 +28,13 @@ value_ngn = 100
 count = 2
 [draw]
 reserves_per_tier = 2
+[beacon]
+commit_margin_seconds = 1
 """
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
+def setup(tmp_path, monkeypatch, drand_env):
     frame = pd.DataFrame(
         {
             "msisdn": [f"+23470{30000000 + 101 * i:08d}" for i in range(25)],
@@ -58,8 +60,13 @@ def setup(tmp_path, monkeypatch):
     return tmp_path, participants, base
 
 
+def round_randomness(record: DrawRecord) -> str:
+    """SHA-256 of the record's round signature: the round's randomness."""
+    return hashlib.sha256(bytes.fromhex(record.beacon_signature)).hexdigest()
+
+
 def run_draw_cli(tmp_path, base, capsys) -> DrawRecord:
-    assert main(["commit", *base, "--beacon-round", "12"]) == 0
+    assert main(["commit", *base]) == 0
     committed = capsys.readouterr().out
     assert "cohort digest" in committed and "secret commitment" in committed
     assert SECRET_HEX not in committed
@@ -67,10 +74,7 @@ def run_draw_cli(tmp_path, base, capsys) -> DrawRecord:
         [
             "draw",
             *base,
-            "--beacon-round",
-            "12",
-            "--beacon",
-            BEACON_HEX,
+            "--wait",
             "--record-out",
             str(tmp_path / "record.json"),
             "--public-out",
@@ -90,7 +94,8 @@ def test_commit_draw_verify_round_trip(setup, capsys) -> None:
     assert "Grand winner 1" in out and "ticket" in out
     assert all(w.msisdn not in out for w in record.winners)  # masked on screen
     assert all(f": {mask(w.msisdn)} (" in out for w in record.winners)  # masked once
-    assert record.beacon_value == BEACON_HEX and record.secret == SECRET_HEX
+    assert record.beacon_value == round_randomness(record) and record.secret == SECRET_HEX
+    assert record.beacon_signature and record.beacon_relay.startswith("http://127.0.0.1")
     assert record.commitment.made_at_draw is False
     public = json.loads((tmp_path / "public.json").read_text())
     assert all("****" in w["msisdn"] for w in public["winners"])
@@ -110,12 +115,14 @@ def test_commit_draw_verify_round_trip(setup, capsys) -> None:
                 "--ledger",
                 str(tmp_path / "ledger"),
                 "--beacon",
-                BEACON_HEX,
+                round_randomness(record),
+                "--accept-test-chain",
             ]
         )
         == 0
     )
-    assert "MATCH" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "MATCH" in out and "local test chain — not public randomness" in out
 
 
 def test_verify_fails_on_a_changed_participants_file(setup, capsys) -> None:
@@ -133,7 +140,7 @@ def test_verify_fails_on_a_changed_participants_file(setup, capsys) -> None:
 def test_rerun_returns_the_same_record(setup, capsys) -> None:
     tmp_path, _, base = setup
     record = run_draw_cli(tmp_path, base, capsys)
-    assert main(["draw", *base, "--beacon-round", "12", "--beacon", BEACON_HEX]) == 0
+    assert main(["draw", *base]) == 0
     assert f"record hash {record.record_hash}" in capsys.readouterr().out
     assert len(Ledger(tmp_path / "ledger").records()) == 1
 
@@ -205,7 +212,8 @@ def test_too_many_prizes_exit_code(setup, capsys, tmp_path) -> None:
     small.write_text("msisdn,entries\n+2347030000000,3\n+2347030000101,1\n")
     args = list(base)
     args[args.index("--participants") + 1] = str(small)
-    assert main(["draw", *args]) == 2
+    assert main(["commit", *args]) == 0
+    assert main(["draw", "--wait", *args]) == 2
     assert "prize tier 'Bundle' needs 2 winner(s) but only 1" in capsys.readouterr().err
 
 
@@ -251,21 +259,24 @@ def test_participants_in_local_formats_are_normalised(setup, capsys) -> None:
     other = tmp_path / "local.csv"
     local.to_csv(other, index=False)
     capsys.readouterr()
-    assert main(["verify", str(tmp_path / "record.json"), "--participants", str(other)]) == 0
+    assert main(["verify", str(tmp_path / "record.json"), "--participants", str(other),
+                 "--accept-test-chain"]) == 0
     assert "MATCH" in capsys.readouterr().out
     assert record.participants == len(local)
 
 
-def test_beacon_round_names_the_first_round_after_the_given_time(capsys) -> None:
+def test_beacon_round_names_the_first_round_after_the_given_time_and_margin(capsys) -> None:
+    from drawkit.beacon import QUICKNET
     from drawkit.cli import main
-    from drawkit.draw.beacon import round_time
 
-    assert main(["beacon-round", "--after", "2026-11-25T00:10:00+01:00"]) == 0
+    after = datetime.fromisoformat("2026-11-25T00:10:00+01:00")
+    assert main(["beacon", "round", "--after", after.isoformat()]) == 0
     out = capsys.readouterr().out
     chosen = int(out.split()[2])
-    assert round_time(chosen) > datetime.fromisoformat("2026-11-25T00:10:00+01:00")
+    assert QUICKNET.round_time(chosen) >= after + timedelta(seconds=60)  # the default margin
+    assert QUICKNET.round_time(chosen - 1) <= after + timedelta(seconds=60)
     assert f"--beacon-round {chosen}" in out and f"/public/{chosen}" in out
-    assert main(["beacon-round", "--after", "2026-11-25T00:10:00+01:00", "--quiet"]) == 0
+    assert main(["beacon", "round", "--after", after.isoformat(), "--quiet"]) == 0
     assert capsys.readouterr().out == f"{chosen}\n"
-    assert main(["beacon-round", "--after", "2026-11-25T00:10:00"]) == 2
+    assert main(["beacon", "round", "--after", "2026-11-25T00:10:00"]) == 2
     assert "no timezone" in capsys.readouterr().err

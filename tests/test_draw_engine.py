@@ -180,7 +180,9 @@ def test_draw_record_holds_inputs_and_winners_in_order(tmp_path) -> None:
     assert record.beacon_value == BEACON.hex() and record.beacon_round == 7
     assert record.secret == SECRET.hex()
     assert record.commitment.secret_commitment == commitment_of(SECRET)
-    assert record.randomness == "public beacon and operator secret"
+    # a raw value handed to the engine is labelled as what it is: nothing authenticated it
+    assert record.randomness == "an unauthenticated beacon value (no signature) and operator secret"
+    assert record.beacon_signature is None and record.beacon_chain is None
     assert record.record_hash == record.computed_hash()
     assert record.window_cutoff.startswith("2026-11-23T23:00:00")  # midnight WAT in UTC
     assert DrawRecord.from_json(record.to_json()) == record
@@ -221,8 +223,25 @@ def test_same_draw_id_returns_the_existing_record_unchanged(tmp_path) -> None:
 
 def test_no_beacon_says_secret_alone(tmp_path) -> None:
     record = draw(tmp_path, beacon=None, beacon_round=None)
-    assert record.randomness == "operator secret alone (no public beacon)"
+    assert record.randomness == "operator-chosen randomness (no public beacon)"
     assert record.beacon_value is None
+
+
+def test_signed_round_is_recorded_with_its_chain_and_label(tmp_path, signed_rounds) -> None:
+    record = signed_rounds.commit_and_draw(participants(), config(), DAY, tmp_path / "ledger",
+                                           round_number=1000, secret=SECRET)
+    assert record.beacon_round == 1000 and record.beacon_chain == signed_rounds.record_chain
+    assert record.beacon_signature == signed_rounds.chain.sign(1000).hex()
+    assert record.randomness.startswith("local test chain — not public randomness")
+    assert record.commitment.beacon_chain == signed_rounds.chain.chain_hash
+
+
+def test_a_beacon_without_a_committed_round_is_refused(tmp_path) -> None:
+    """Grinding: commit with a secret and no round, then mix in a beacon chosen later."""
+    commit_draw(participants(), config(), DAY, ledger_dir=tmp_path / "ledger", secret=SECRET)
+    with pytest.raises(CommitmentError, match="no beacon round was committed"):
+        draw(tmp_path, beacon_round=None)
+    assert Ledger(tmp_path / "ledger").records() == []
 
 
 def test_neither_beacon_nor_secret_is_refused(tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from datetime import date
 
@@ -16,7 +17,7 @@ from drawkit.msisdn import mask
 
 DAY = date(2026, 11, 24)
 SECRET = bytes.fromhex("11" * 32)
-BEACON = bytes.fromhex("22" * 32)
+ROUND = 99  # a round of the conftest's offline test chain (its key is made per run)
 CONFIG = PromotionConfig(
     name="Verify promo",
     prizes=(PrizeTier("Grand", 50_000, 1), PrizeTier("Bundle", 1_000, 4)),
@@ -34,13 +35,17 @@ def participants(n: int = 30) -> pd.DataFrame:
 
 
 @pytest.fixture
-def drawn(tmp_path) -> tuple[DrawRecord, pd.DataFrame, Ledger]:
+def drawn(tmp_path, signed_rounds) -> tuple[DrawRecord, pd.DataFrame, Ledger]:
     frame = participants()
     ledger = Ledger(tmp_path / "ledger")
-    record = run_draw(
-        frame, CONFIG, DAY, ledger_dir=ledger.path, beacon=BEACON, beacon_round=99, secret=SECRET
-    )
+    record = signed_rounds.commit_and_draw(frame, CONFIG, DAY, ledger.path, ROUND, secret=SECRET)
+    assert record.beacon_value == hashlib.sha256(signed_rounds.chain.sign(ROUND)).hexdigest()
     return record, frame, ledger
+
+
+def verify(record, frame, **options):
+    """verify_record accepting the local test chain the fixtures draw on."""
+    return verify_record(record, frame, accept_test_chain=True, **options)
 
 
 def changed(record: DrawRecord, **fields) -> DrawRecord:
@@ -49,7 +54,7 @@ def changed(record: DrawRecord, **fields) -> DrawRecord:
 
 def test_untouched_record_verifies(drawn) -> None:
     record, frame, ledger = drawn
-    report = verify_record(record, frame, ledger=ledger, beacon=BEACON)
+    report = verify(record, frame, ledger=ledger, beacon=bytes.fromhex(record.beacon_value))
     assert report.ok, report.format()
     assert report.differences == ()
     assert report.chain is not None and report.chain.ok
@@ -58,18 +63,18 @@ def test_untouched_record_verifies(drawn) -> None:
 
 def test_public_copy_verifies_with_the_participants_file(drawn) -> None:
     record, frame, ledger = drawn
-    assert verify_record(DrawRecord.from_json(record.to_json()), frame).ok
+    assert verify(DrawRecord.from_json(record.to_json()), frame).ok
     public = DrawRecord.from_json(record.public().to_json())
     assert public.is_public and not record.is_public
-    assert verify_record(public, frame, ledger=ledger).ok
+    assert verify(public, frame, ledger=ledger).ok
     # the full numbers it re-derives must hash to the record's hash: any other edit shows
     edited = dataclasses.replace(public, created_at="2026-01-01T00:00:00+00:00")
-    assert verify_record(edited, frame).first.field == "record_hash"
+    assert verify(edited, frame).first.field == "record_hash"
     wrong = dataclasses.replace(
         public, winners=(dataclasses.replace(public.winners[0], msisdn="0801****234"),)
         + public.winners[1:]
     )
-    report = verify_record(wrong, frame)
+    report = verify(wrong, frame)
     assert report.first.field == "winners[0].msisdn"
     assert "record has 0801****234" in report.format()
     assert mask(record.winners[0].msisdn) in report.format()
@@ -80,7 +85,7 @@ def test_changed_entry_in_participants_file(drawn) -> None:
     winner = record.winners[0].msisdn
     frame = frame.copy()
     frame.loc[frame["msisdn"] == winner, "entries"] += 1
-    report = verify_record(record, frame)
+    report = verify(record, frame)
     assert not report.ok
     assert report.first.field == "cohort_digest"
     fields = [d.field for d in report.differences]
@@ -94,7 +99,7 @@ def test_changed_winner(drawn) -> None:
     others = [m for m in frame["msisdn"] if m not in {w.msisdn for w in record.winners}]
     winners = list(record.winners)
     winners[2] = dataclasses.replace(winners[2], msisdn=others[0])
-    report = verify_record(changed(record, winners=tuple(winners)), frame)
+    report = verify(changed(record, winners=tuple(winners)), frame)
     assert not report.ok
     assert report.first.field == "winners[2].msisdn"
     assert report.first.note == "draw order 3"
@@ -106,13 +111,13 @@ def test_changed_ticket_number(drawn) -> None:
     record, frame, _ = drawn
     winners = list(record.winners)
     winners[0] = dataclasses.replace(winners[0], ticket=winners[0].ticket + 1)
-    report = verify_record(changed(record, winners=tuple(winners)), frame)
+    report = verify(changed(record, winners=tuple(winners)), frame)
     assert report.first.field == "winners[0].ticket"
 
 
 def test_changed_seed(drawn) -> None:
     record, frame, _ = drawn
-    report = verify_record(changed(record, seed="00" * 32), frame)
+    report = verify(changed(record, seed="00" * 32), frame)
     assert not report.ok
     assert report.first.field == "seed"
     assert report.first.found == "00" * 32
@@ -122,28 +127,28 @@ def test_changed_seed(drawn) -> None:
 def test_changed_beacon_value(drawn) -> None:
     record, frame, _ = drawn
     forged = changed(record, beacon_value="33" * 32)
-    report = verify_record(forged, frame)
+    report = verify(forged, frame)
     assert report.first.field == "seed"  # the seed no longer follows from the beacon
-    report = verify_record(forged, frame, beacon=BEACON)
+    report = verify(forged, frame, beacon=bytes.fromhex(record.beacon_value))
     assert report.first.field == "beacon_value"
-    assert report.first.expected == BEACON.hex()
+    assert report.first.expected == record.beacon_value
 
 
 def test_beacon_fetched_independently_must_match(drawn) -> None:
     record, frame, _ = drawn
-    report = verify_record(record, frame, beacon=b"\x00" * 32)
+    report = verify(record, frame, beacon=b"\x00" * 32)
     assert [d.field for d in report.differences] == ["beacon_value"]
 
 
 def test_revealed_secret_not_matching_commitment(drawn) -> None:
     record, frame, _ = drawn
-    report = verify_record(changed(record, secret="44" * 32), frame)
+    report = verify(changed(record, secret="44" * 32), frame)
     assert report.first.field == "secret"
 
 
 def test_changed_previous_record_link(drawn) -> None:
     record, frame, ledger = drawn
-    report = verify_record(changed(record, previous_record_hash="ab" * 32), frame, ledger=ledger)
+    report = verify(changed(record, previous_record_hash="ab" * 32), frame, ledger=ledger)
     assert report.first.field == "previous_record_hash"
     assert report.first.expected == record.commitment.record_hash
 
@@ -154,7 +159,7 @@ def test_tampered_ledger_entry_breaks_the_chain(drawn) -> None:
     data = json.loads(path.read_text())
     data["participants"] += 1
     path.write_text(json.dumps(data))
-    report = verify_record(record, frame, ledger=ledger)
+    report = verify(record, frame, ledger=ledger)
     assert not report.ok
     assert report.chain is not None and not report.chain.ok
     assert report.chain.sequence == 1
@@ -166,8 +171,8 @@ def test_record_rewritten_with_a_new_hash_differs_from_the_ledger(drawn) -> None
     record, frame, ledger = drawn
     forged = changed(record, created_at="2026-11-24T00:00:00+00:00")
     forged = changed(forged, record_hash=forged.computed_hash())
-    assert verify_record(forged, frame).ok  # alone it is self-consistent...
-    report = verify_record(forged, frame, ledger=ledger)
+    assert verify(forged, frame).ok  # alone it is self-consistent...
+    report = verify(forged, frame, ledger=ledger)
     assert [d.field for d in report.differences] == ["record_hash"]  # ...the ledger is not fooled
 
 
@@ -178,12 +183,58 @@ def test_recent_winner_exclusion_is_checked_against_the_ledger(tmp_path) -> None
     run_draw(frame, config, date(2026, 11, 22), ledger_dir=ledger.path, secret=SECRET)
     record = run_draw(frame, config, DAY, ledger_dir=ledger.path, secret=SECRET)
     assert len(record.excluded_msisdns) == 5
-    assert verify_record(record, frame, ledger=ledger).ok
+    accept = {"ledger": ledger, "accept_operator_randomness": True}  # secret-only draws
+    assert verify(record, frame, **accept).ok
     # the full eligible file and the drawn cohort (recent winners removed) both verify
     drawn_only = frame[~frame["msisdn"].isin(record.excluded_msisdns)]
-    assert verify_record(record, drawn_only, ledger=ledger).ok
+    assert verify(record, drawn_only, **accept).ok
     # the public copy masks the excluded numbers too; they are matched back by their mask
-    assert verify_record(record.public(), frame, ledger=ledger).ok
+    assert verify(record.public(), frame, **accept).ok
+
+
+def test_a_later_promotion_does_not_break_an_earlier_draw(tmp_path) -> None:
+    """verify reads the ledger as it stood when the draw ran: a reserve promoted after a
+    draw does not turn that draw's exclusions wrong."""
+    from drawkit.draw import record_event
+
+    config = dataclasses.replace(CONFIG, exclude_recent_winners_days=3)
+    ledger = Ledger(tmp_path / "l")
+    frame = participants()
+    first = run_draw(frame, config, date(2026, 11, 22), ledger_dir=ledger.path, secret=SECRET)
+    record = run_draw(frame, config, DAY, ledger_dir=ledger.path, secret=SECRET)
+    record_event(ledger, first.draw_id, "unreachable", tier="Grand", position=1)
+    accept = {"ledger": ledger, "accept_operator_randomness": True}
+    assert verify(record, frame, **accept).ok, verify(record, frame, **accept).format()
+
+
+def test_operator_chosen_randomness_is_named_and_fails_unless_accepted(tmp_path) -> None:
+    record = run_draw(participants(), CONFIG, DAY, ledger_dir=tmp_path / "l", secret=SECRET)
+    report = verify_record(record, participants())
+    assert report.rederives and not report.ok
+    assert "operator-chosen randomness" in report.format() and "VERDICT: FAIL" in report.format()
+
+
+def test_a_test_chain_fails_unless_accepted_and_a_forged_signature_fails(drawn) -> None:
+    record, frame, _ = drawn
+    plain = verify_record(record, frame)
+    assert plain.rederives and not plain.ok
+    assert "local test chain — not public randomness" in plain.format()
+    flipped = bytearray(bytes.fromhex(record.beacon_signature))
+    flipped[-1] ^= 1
+    forged = changed(record, beacon_signature=flipped.hex())
+    report = verify(forged, frame)
+    assert not report.ok
+    assert "beacon_signature" in report.finding("Beacon authentic").detail
+
+
+def test_timing_a_round_published_before_the_commitment_fails(drawn) -> None:
+    record, frame, _ = drawn
+    late = changed(record, commitment=dataclasses.replace(
+        record.commitment, committed_at="2030-01-01T00:00:00+00:00"))
+    report = verify(late, frame)
+    assert not report.finding("Beacon unknown when committed").passed
+    early = changed(record, created_at="2020-01-01T00:00:00+00:00")
+    assert "before the round was published" in verify(early, frame).format()
 
 
 def test_public_summary_masks_each_number_once(drawn) -> None:

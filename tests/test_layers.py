@@ -29,7 +29,7 @@ RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 # What a door may use: the application layer, presentation, and plumbing.
 DOORS = {"cli", "demo", "notebooks", "__main__"}
 DOOR_MAY_IMPORT = {"app", "reports", "charts", "cli", "demo", "errors", "config", "redact",
-                   "emulator", "synth", "__init__"}
+                   "emulator", "offline", "synth", "__init__"}
 
 
 def _top(module_path: Path) -> str:

@@ -76,7 +76,8 @@ def audit(job: DrawJob, runtime: Runtime) -> AuditResult:
     record = ledger_record(job)
     participants = load_cohort(job).participants
     beacon = parse_beacon(job.beacon_value)
-    verification = verify_record(record, participants, ledger=ledger, beacon=beacon)
+    verification = verify_record(record, participants, ledger=ledger, beacon=beacon,
+                                 accept_test_chain=job.accept_test_chain)
     chain = ledger.verify_chain()
     published = runtime.source(job).get_published_results(record.draw_id)
     reconciliation = stats.reconcile(record, published)
@@ -146,13 +147,18 @@ def verify_files(
     *,
     ledger_dir: Path | None = None,
     beacon_value: str | None = None,
+    accept_test_chain: bool = False,
+    accept_operator_randomness: bool = False,
 ) -> VerificationReport:
     """Re-derive a draw from its record file (private or public copy) and a participants
-    file (any accepted number spelling), optionally checking it against the ledger."""
+    file (any accepted number spelling), authenticate its beacon round offline and check
+    the timing, optionally checking it against the ledger."""
     record = read_record(record_path)
     participants = read_participants(participants_path)
     ledger = Ledger(ledger_dir) if ledger_dir is not None else None
-    return verify_record(record, participants, ledger=ledger, beacon=parse_beacon(beacon_value))
+    return verify_record(record, participants, ledger=ledger, beacon=parse_beacon(beacon_value),
+                         accept_test_chain=accept_test_chain,
+                         accept_operator_randomness=accept_operator_randomness)
 
 
 def read_record(path: Path) -> DrawRecord:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drawkit.app.draws import commit, parse_beacon
+from drawkit.app.draws import await_round, commit, parse_beacon
 
 if TYPE_CHECKING:
     from drawkit.app.job import DrawJob
@@ -52,10 +52,23 @@ class DayResult:
 
 def preflight(job: DrawJob, runtime: Runtime) -> None:
     """Check every input before any work starts: the source's files, the promotion
-    config, the beacon value, and the PostHog settings when PostHog is the source."""
-    job.source.check()
+    config, the beacon inputs, and the PostHog settings when PostHog is the source."""
+    spec = job.source.check()
+    if spec.participants is not None:
+        from drawkit.errors import InputError
+
+        raise InputError("drawkit report needs --recharges or --source posthog: a participants "
+                         "file has no row accounting for the cohort report")
     _ = job.config
     parse_beacon(job.beacon_value)
+    if job.beacon_signature is not None:
+        from drawkit.beacon.verify import verify_round
+
+        if job.beacon_round is None:
+            from drawkit.errors import InputError
+
+            raise InputError("--beacon-signature needs the --beacon-round it signs")
+        verify_round(runtime.beacon_chain(), job.beacon_round, job.beacon_signature)
     if job.source.kind == "posthog":
         runtime.settings()
 
@@ -85,7 +98,8 @@ def run_day(
             made = commit(job, runtime)
             state = "committed" if made.new else "already committed"
             tell(f"    {state}: cohort digest {made.commitment.cohort_digest[:16]}…, "
-                 f"beacon round {made.commitment.beacon_round or 'none'}")
+                 f"beacon round {made.commitment.beacon_round or 'none (operator-chosen)'}")
+            await_round(job, runtime, tell)
         tell(f"[{number}/{len(ordered)}] {name}")
         execute(name, job)
         result.steps.append(name)

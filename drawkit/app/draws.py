@@ -9,13 +9,16 @@ private/public writer.
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drawkit.app.cohort import FrozenCohort, cohort_for_draw
 from drawkit.draw import (
+    BeaconChain,
+    BeaconEvidence,
     Commitment,
     DrawRecord,
     Ledger,
@@ -27,7 +30,14 @@ from drawkit.draw import (
     write_winners_export,
 )
 from drawkit.draw import publish as publish_record
-from drawkit.errors import DrawError, InputError, LedgerError
+from drawkit.draw.engine import check_secret_reveal
+from drawkit.errors import (
+    BeaconNotYetPublishedError,
+    CommitmentError,
+    DrawError,
+    InputError,
+    LedgerError,
+)
 from drawkit.msisdn import mask
 from drawkit.sources.base import PublishReport
 from drawkit.store import write_private, write_public
@@ -35,6 +45,8 @@ from drawkit.store import write_private, write_public
 if TYPE_CHECKING:
     from drawkit.app.job import DrawJob
     from drawkit.app.runtime import Runtime
+    from drawkit.beacon.chain import ChainInfo
+    from drawkit.beacon.client import WaitProgress
 
 RECORD_FILE = "record.json"
 WINNERS_FILE = "winners.csv"
@@ -82,18 +94,41 @@ def parse_beacon(text: str | None) -> bytes | None:
 
 
 def commit(job: DrawJob, runtime: Runtime) -> CommitResult:
-    """Commit to the frozen cohort, the beacon round and the secret's hash (idempotent:
-    the same commitment again returns the existing one)."""
+    """Commit to the frozen cohort, a future beacon round (the job's, or the first one past
+    the promotion's margin) and the secret's hash. Idempotent: the same commitment again
+    returns the existing one. A draw on the operator secret alone needs the explicit
+    ``operator_randomness`` opt-in (scratch explorations use it)."""
     cohort = cohort_for_draw(job, runtime)
-    before = Ledger(job.ledger).commitment(job.id)
+    before = committed(job)
+    secret = secret_for(job, runtime)
+    operator = job.operator_randomness or job.scratch
+    if before is not None and job.beacon_round in (None, before.beacon_round):
+        round_number, chain_hash = before.beacon_round, before.beacon_chain
+        operator = before.operator_randomness
+    elif operator:
+        if job.beacon_round is not None:
+            raise InputError("a beacon round and operator-chosen randomness exclude each other")
+        if secret is None:
+            raise InputError(
+                f"operator-chosen randomness needs an operator secret in {runtime.secret_variable}"
+            )
+        round_number, chain_hash = None, None
+    else:
+        round_number = choose_round(job, runtime)
+        check_round_ahead(job, runtime, round_number)
+        chain_hash = runtime.beacon_chain().hash
     commitment = commit_draw(
         cohort.participants,
         job.config,
         job.draw_date,
         ledger_dir=job.ledger,
-        beacon_round=job.beacon_round,
-        secret=runtime.secret,
+        beacon_round=round_number,
+        secret=secret,
         draw_id=job.id,
+        beacon_chain=chain_hash,
+        operator_randomness=operator,
+        commit_margin_seconds=job.config.beacon_margin_seconds,
+        now=runtime.now(),
     )
     runtime.track(job, "draw_committed", {"draw_id": commitment.draw_id})
     return CommitResult(commitment, cohort, new=before is None)
@@ -118,15 +153,6 @@ def commitment_for_draw(job: DrawJob, runtime: Runtime) -> Commitment:
     )
 
 
-def _beacon(job: DrawJob) -> bytes | None:
-    """The beacon value the draw uses; a scratch exploration without one uses a fixed
-    stand-in (it is labelled scratch and never a real draw)."""
-    value = parse_beacon(job.beacon_value)
-    if value is None and job.scratch:
-        return hashlib.sha256(f"drawkit scratch beacon {job.id}".encode()).digest()
-    return value
-
-
 def draw(
     job: DrawJob,
     runtime: Runtime,
@@ -134,24 +160,47 @@ def draw(
     record_out: Path | None = None,
     public_out: Path | None = None,
     winners_export: Path | None = None,
+    wait: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> DrawResult:
     """Run the draw on the frozen cohort (or return the ledger's record: never re-drawn)
-    and write the private record, the winners file and the masked public record."""
+    and write the private record, the winners file and the masked public record. The
+    committed round must be published; with ``wait`` the draw waits for it (bounded by the
+    promotion's ``beacon.wait_seconds``)."""
+    secret = secret_for(job, runtime)  # malformed inputs are named before anything else
+    parse_beacon(job.beacon_value)
     cohort = cohort_for_draw(job, runtime)
-    steps: list[str] = []
-    record = run_draw(
-        cohort.participants,
-        job.config,
-        job.draw_date,
-        ledger_dir=job.ledger,
-        beacon=_beacon(job),
-        beacon_round=job.beacon_round,
-        secret=runtime.secret,
-        draw_id=job.id,
-        exclusions=cohort.exclusions,
-        on_step=steps.append,
-    )
-    drawn = "existing" not in steps
+    record = Ledger(job.ledger).get(job.id)
+    drawn = record is None
+    if record is None:
+        commitment = commitment_for_draw(job, runtime)
+        check_secret_reveal(commitment, secret)  # before any waiting
+        if wait:
+            await_round(job, runtime, say)
+        evidence = None
+        if commitment.beacon_round is not None:
+            evidence = authenticated_round(job, runtime, commitment)
+        elif job.beacon_signature is not None or job.beacon_value is not None:
+            raise CommitmentError(
+                f"draw {job.id} committed to no beacon round, so no beacon is used: a value "
+                "chosen after the commitment could be picked to suit an outcome"
+            )
+        elif not commitment.operator_randomness:
+            raise CommitmentError(f"draw {job.id} committed to no beacon round")
+        steps: list[str] = []
+        record = run_draw(
+            cohort.participants,
+            job.config,
+            job.draw_date,
+            ledger_dir=job.ledger,
+            secret=secret,
+            draw_id=job.id,
+            exclusions=cohort.exclusions,
+            on_step=steps.append,
+            evidence=evidence,
+            now=runtime.now(),
+        )
+        drawn = "existing" not in steps  # another process may have drawn it meanwhile
     files = write_draw_files(job, record)
     extra = {"private record": record_out, "public record": public_out,
              "winners export": winners_export}
@@ -160,6 +209,114 @@ def draw(
         runtime.track(job, "draw_completed",
                       {"draw_id": record.draw_id, "record_hash": record.record_hash})
     return DrawResult(record, drawn, files)
+
+
+# ------------------------------------------------------------------ the randomness protocol
+
+
+def secret_for(job: DrawJob, runtime: Runtime) -> bytes | None:
+    """The operator secret: the runtime's, or a throwaway one for a scratch exploration."""
+    if runtime.secret is None and job.scratch:
+        return runtime.scratch_secret()
+    return runtime.secret
+
+
+def choose_round(job: DrawJob, runtime: Runtime) -> int:
+    """The round to commit to: the job's, or the first one published at least the
+    promotion's margin after now."""
+    chain = runtime.beacon_chain()
+    if job.beacon_round is not None:
+        return job.beacon_round
+    return chain.round_after(runtime.now() + timedelta(seconds=job.config.beacon_margin_seconds))
+
+
+def check_round_ahead(job: DrawJob, runtime: Runtime, round_number: int) -> None:
+    """Commit refuses a round published sooner than the margin after now (its value could
+    be known, or be known before the commitment is public) and one far in the future."""
+    chain = runtime.beacon_chain()
+    now = runtime.now()
+    published = chain.round_time(round_number)
+    margin = timedelta(seconds=job.config.beacon_margin_seconds)
+    ahead = timedelta(hours=job.config.beacon_max_ahead_hours)
+    if published < now + margin:
+        soonest = chain.round_after(now + margin)
+        raise CommitmentError(
+            f"beacon round {round_number} is published at {published:%Y-%m-%d %H:%M:%S} UTC, "
+            f"less than {margin.total_seconds():g} s after now: its value may already be known. "
+            f"Commit to round {soonest} or later (drawkit beacon round)"
+        )
+    if published > now + ahead:
+        raise CommitmentError(
+            f"beacon round {round_number} is published at {published:%Y-%m-%d %H:%M} UTC, more "
+            f"than {job.config.beacon_max_ahead_hours} hours ahead: check the round number"
+        )
+
+
+def authenticated_round(job: DrawJob, runtime: Runtime, commitment: Commitment) -> BeaconEvidence:
+    """The committed round's genuine output: fetched from the relays, or the signature an
+    air-gapped operator gives, authenticated either way. Refused before the round is
+    published, from another chain, or when it is not the round's genuine output."""
+    from drawkit.beacon.verify import verify_round
+
+    round_number = commitment.beacon_round
+    assert round_number is not None  # the caller checked
+    chain = runtime.beacon_chain()
+    if commitment.beacon_chain not in (None, chain.hash):
+        raise CommitmentError(
+            f"draw {commitment.draw_id} committed to a round of chain {commitment.beacon_chain}, "
+            f"but this run reads chain {chain.hash}: set DRAWKIT_DRAND_CHAIN_HASH to the "
+            "committed chain"
+        )
+    published = chain.round_time(round_number)
+    now = runtime.now()
+    if now < published:
+        raise BeaconNotYetPublishedError(
+            f"beacon round {round_number} is published at {published:%Y-%m-%d %H:%M:%S} UTC, in "
+            f"{(published - now).total_seconds():.0f} s: the draw runs once it exists"
+        )
+    if job.beacon_signature is not None:
+        beacon = verify_round(chain, round_number, job.beacon_signature)
+        relay = "given offline by the operator (--beacon-signature)"
+    else:
+        client = runtime.drand()
+        beacon = client.round(round_number)
+        relay = client.last_relay
+    cross_check = parse_beacon(job.beacon_value)
+    if cross_check is not None and cross_check != beacon.randomness:
+        raise CommitmentError(
+            f"the beacon value given is not round {round_number}'s randomness "
+            f"({beacon.randomness.hex()}): it is refused"
+        )
+    return BeaconEvidence(round_number, beacon.signature, beacon.randomness,
+                          chain_record(chain), relay)
+
+
+def chain_record(chain: ChainInfo) -> BeaconChain:
+    """The chain as the record keeps it."""
+    return BeaconChain(chain.hash, chain.public_key.hex(), chain.period, chain.genesis_time,
+                       chain.group_hash, chain.scheme, chain.beacon_id)
+
+
+def await_round(job: DrawJob, runtime: Runtime, say: Callable[[str], None] | None = None) -> None:
+    """Wait (at most the promotion's ``beacon.wait_seconds``) until the committed round is
+    published and fetchable, saying so about every few seconds."""
+    commitment = committed(job)
+    if commitment is None or commitment.beacon_round is None or job.beacon_signature:
+        return
+    if Ledger(job.ledger).get(job.id) is not None:
+        return  # already drawn: nothing to wait for
+    tell = say or (lambda _text: None)
+    shown: list[float] = []
+
+    def progress(state: WaitProgress) -> None:
+        if not shown or state.waited - shown[-1] >= 5 or state.state != "waiting":
+            shown.append(state.waited)
+            left = max(state.seconds_to_due, 0.0)
+            tell(f"    waiting for beacon round {state.round}: published in {left:.0f} s "
+                 f"({state.state})")
+
+    runtime.drand().wait_for_round(commitment.beacon_round, job.config.beacon_wait_seconds,
+                                   progress)
 
 
 def write_draw_files(job: DrawJob, record: DrawRecord) -> dict[str, Path]:

@@ -95,8 +95,11 @@ class DrawJob:
     workspace: Path = Path(DEFAULT_WORKSPACE)
     ledger_dir: Path | None = None  # default: <workspace>/ledger
     draw_id: str | None = None  # default: <promotion slug>-<date>
-    beacon_round: int | None = None
-    beacon_value: str | None = None  # hex, as the operator gives it
+    beacon_round: int | None = None  # default: the first round after the commit margin
+    beacon_signature: str | None = None  # hex, an air-gapped operator's copy of the round
+    beacon_value: str | None = None  # hex randomness fetched independently (a cross-check)
+    operator_randomness: bool = False  # opt in to a draw on the operator secret alone
+    accept_test_chain: bool = False  # an auditor accepts a local test chain (not public)
     simulations: int = 500
     history_days: int = 3
     scratch: bool = False  # exploration in JupyterLab: a scratch workspace, nothing for real
@@ -158,7 +161,7 @@ class DrawJob:
     def with_date(self, draw_date: date) -> DrawJob:
         """The same job for another draw date (history, previous days)."""
         return replace(self, draw_date=draw_date, draw_id=None, beacon_round=None,
-                       beacon_value=None)
+                       beacon_value=None, beacon_signature=None)
 
     # ---------------------------------------------------------------- JSON
 
@@ -198,10 +201,10 @@ class DrawJob:
         for name in ("beacon_round", "simulations", "history_days"):
             if name in values and values[name] is not None:
                 values[name] = _int(values[name], name)
-        for name in ("draw_id", "beacon_value"):
+        for name in ("draw_id", "beacon_value", "beacon_signature"):
             if values.get(name) is not None and not isinstance(values[name], str):
                 raise ConfigError(f"draw job field {name} must be text")
-        for name in ("scratch", "replace_cohort"):
+        for name in ("scratch", "replace_cohort", "operator_randomness", "accept_test_chain"):
             if name in values and not isinstance(values[name], bool):
                 raise ConfigError(f"draw job field {name} must be true or false")
         return cls(**values)

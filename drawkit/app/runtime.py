@@ -22,10 +22,13 @@ from drawkit.redact import register_secrets
 
 if TYPE_CHECKING:
     from drawkit.app.job import DrawJob
+    from drawkit.beacon.chain import ChainInfo
+    from drawkit.beacon.client import DrandClient
     from drawkit.posthog import PostHogClient
     from drawkit.sources.base import DrawDataSource
 
 Clock = Callable[[], datetime]
+CHAIN_HASH_ENV = "DRAWKIT_DRAND_CHAIN_HASH"  # read by drawkit.beacon.client too
 
 
 def _utcnow() -> datetime:
@@ -43,6 +46,8 @@ class Runtime:
     _settings: Settings | None = field(default=None, repr=False)
     _secret: tuple[bytes | None] | None = field(default=None, repr=False)
     _posthog: Any = field(default=None, repr=False)
+    _drand: Any = field(default=None, repr=False)
+    _scratch_secret: bytes | None = field(default=None, repr=False)
     _sources: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -99,6 +104,40 @@ class Runtime:
 
             self._posthog = PostHogClient.from_settings(self.settings())
         return self._posthog
+
+    def drand(self) -> DrandClient:
+        """The run's drand client: relays from DRAWKIT_DRAND_RELAYS (default: the League of
+        Entropy's public relays) for quicknet, or for the chain named by
+        DRAWKIT_DRAND_CHAIN_HASH (its parameters fetched once and checked by their hash)."""
+        if self._drand is None:
+            from drawkit.beacon.chain import QUICKNET_HASH
+            from drawkit.beacon.client import DrandClient, chain_hash_from_env, relays_from_env
+
+            relays = relays_from_env(self.env)
+            chain_hash = chain_hash_from_env(self.env)
+            if chain_hash is None or chain_hash == QUICKNET_HASH:
+                self._drand = DrandClient(relays)
+            else:
+                self._drand = DrandClient.discover(chain_hash, relays)
+        return self._drand
+
+    def beacon_chain(self) -> ChainInfo:
+        """The drand chain this run commits to and draws from (quicknet unless configured;
+        quicknet is pinned, so knowing it needs no network)."""
+        from drawkit.beacon.chain import QUICKNET, QUICKNET_HASH
+
+        wanted = (self.env.get(CHAIN_HASH_ENV) or "").strip().lower()
+        if self._drand is None and wanted in ("", QUICKNET_HASH):
+            return QUICKNET
+        return self.drand().chain
+
+    def scratch_secret(self) -> bytes:
+        """A throwaway operator secret for a scratch exploration (this runtime only)."""
+        if self._scratch_secret is None:
+            import secrets
+
+            self._scratch_secret = secrets.token_bytes(32)
+        return self._scratch_secret
 
     def source(self, job: DrawJob) -> DrawDataSource:
         """The job's participant source, opened once per source and promotion config."""

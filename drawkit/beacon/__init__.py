@@ -10,54 +10,46 @@
 * :mod:`drawkit.beacon.client`: :class:`DrandClient` fetches rounds from relays with
   failover, timeouts and bounded retries, and checks every answer itself.
 
-See docs/beacon.md for the verification procedure step by step.
+See docs/beacon.md for the verification procedure step by step. Names load on first use,
+so round arithmetic (``drawkit.beacon.chain``) imports neither HTTP nor BLS libraries.
 """
 
 from __future__ import annotations
 
-from drawkit.beacon.bls import DST, SCHEME_ID, round_message
-from drawkit.beacon.chain import (
-    DEFAULT_RELAY,
-    LOCAL_TEST_BEACON_ID,
-    QUICKNET,
-    QUICKNET_HASH,
-    ChainInfo,
-    chain_hash,
-)
-from drawkit.beacon.client import (
-    DEFAULT_RELAYS,
-    ENV_CHAIN_HASH,
-    ENV_RELAYS,
-    BeaconRetryPolicy,
-    DrandClient,
-    WaitProgress,
-    chain_hash_from_env,
-    relays_from_env,
-    validate_relay,
-)
-from drawkit.beacon.verify import Beacon, randomness_of, verify_answer, verify_round
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "DEFAULT_RELAY",
-    "DEFAULT_RELAYS",
-    "DST",
-    "ENV_CHAIN_HASH",
-    "ENV_RELAYS",
-    "LOCAL_TEST_BEACON_ID",
-    "QUICKNET",
-    "QUICKNET_HASH",
-    "SCHEME_ID",
-    "Beacon",
-    "BeaconRetryPolicy",
-    "ChainInfo",
-    "DrandClient",
-    "WaitProgress",
-    "chain_hash",
-    "chain_hash_from_env",
-    "randomness_of",
-    "relays_from_env",
-    "round_message",
-    "validate_relay",
-    "verify_answer",
-    "verify_round",
-]
+_EXPORTS = {
+    "DST": "bls",
+    "SCHEME_ID": "bls",
+    "round_message": "bls",
+    "DEFAULT_RELAY": "chain",
+    "LOCAL_TEST_BEACON_ID": "chain",
+    "QUICKNET": "chain",
+    "QUICKNET_HASH": "chain",
+    "ChainInfo": "chain",
+    "chain_hash": "chain",
+    "DEFAULT_RELAYS": "client",
+    "ENV_CHAIN_HASH": "client",
+    "ENV_RELAYS": "client",
+    "BeaconRetryPolicy": "client",
+    "DrandClient": "client",
+    "WaitProgress": "client",
+    "chain_hash_from_env": "client",
+    "relays_from_env": "client",
+    "validate_relay": "client",
+    "Beacon": "verify",
+    "randomness_of": "verify",
+    "verify_answer": "verify",
+    "verify_round": "verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'drawkit.beacon' has no attribute {name!r}")
+    value = getattr(import_module(f"drawkit.beacon.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

@@ -165,6 +165,7 @@ class _RelayPool:
         self.policy = policy
         self.clock, self.sleep, self.now = clock, sleep, now
         self.session = session or requests.Session()
+        self.last_relay: str | None = None
 
     def get(
         self,
@@ -222,7 +223,9 @@ class _RelayPool:
                 failures.setdefault(relay, "not tried: the time bound ran out")
                 break
             try:
-                return parse(self._get_json(relay, path, min(self.timeout, remaining)))
+                answer = parse(self._get_json(relay, path, min(self.timeout, remaining)))
+                self.last_relay = relay
+                return answer
             except _RelayFailure as failure:
                 failures[relay] = failure.reason
                 if failure.kind == _REFUSED:
@@ -355,6 +358,11 @@ class DrandClient:
     def relays(self) -> tuple[str, ...]:
         """The relays, in the order they are tried."""
         return self._pool.relays
+
+    @property
+    def last_relay(self) -> str | None:
+        """The relay whose answer the last successful call used."""
+        return self._pool.last_relay
 
     def chain_info(self) -> ChainInfo:
         """The chain's ``/info`` from the relays, checked to be this client's chain."""

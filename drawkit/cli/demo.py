@@ -1,14 +1,16 @@
 """`drawkit demo`: the whole daily job on synthetic data, offline, in a few minutes.
 
-It starts the PostHog emulator on a free loopback port with freshly generated throwaway
-keys (handed to this run's runtime and notebook kernels only), generates synthetic
-recharges, loads them through the capture API, runs the draws of the days before the draw
-date, then runs the day's reports with PostHog as the source and prints where they are.
+It starts the PostHog emulator and a local drand test chain on free loopback ports with
+freshly generated throwaway keys (handed to this run's runtime and notebook kernels only),
+generates synthetic recharges, loads them through the capture API, runs the draws of the
+days before the draw date, then runs the day's reports with PostHog as the source and
+prints where they are.
 
 The default draw date is fixed (2026-11-24) so that two demo runs give the same data and
-the same cohort digests; pass ``--date`` for another day. Each draw commits to the next
-drand round and waits for it as a real operator does, so winners differ between runs (the
-round's value is a stand-in derived from its number: the demo has no network).
+the same cohort digests; pass ``--date`` for another day. Each draw commits to a round of
+the local test chain a few seconds ahead and waits for it, as an operator does with
+drand. The test chain's key is new each run, so winners differ between runs; its rounds
+are labelled "local test chain — not public randomness" in every record and report.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from drawkit.cli.options import (
+    add_acceptance,
     add_config,
     add_date,
     add_draw,
@@ -45,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "workspace. A draw that already ran is shown, never re-drawn.",
     )
     _cohort_options(draw)
+    draw.add_argument("--wait", action="store_true",
+                      help="wait (at most beacon.wait_seconds) for the committed round to be "
+                      "published instead of refusing to draw before it exists")
     add_outputs(draw)
     draw.set_defaults(func=cmd_draw)
 
@@ -90,6 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the participants file the draw used")
     verify.add_argument("--ledger", type=Path, help="also check the ledger's hash chain")
     verify.add_argument("--beacon", help="the round's randomness fetched independently (hex)")
+    add_acceptance(verify)
+    verify.add_argument("--accept-operator-randomness", action="store_true",
+                        help="accept a draw on operator-chosen randomness (no public beacon)")
     verify.set_defaults(func=cmd_verify)
 
     ledger = subparsers.add_parser("ledger", help="inspect or check the draw ledger",
@@ -105,16 +112,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_workspace(show)
     show.set_defaults(func=cmd_ledger_list)
 
-    rounds = subparsers.add_parser(
-        "beacon-round",
-        help="the drand round to commit to: the first one published after a time",
-        description="Print the first drand quicknet round published after --after (default "
-        "now), when it is published, and where to fetch it.",
+    _register_beacon(subparsers)
+
+
+def _register_beacon(subparsers: argparse._SubParsersAction) -> None:
+    beacon = subparsers.add_parser(
+        "beacon",
+        help="drand rounds: the round to commit to, check or fetch one, a local test chain",
+        description="The public beacon (drand quicknet unless DRAWKIT_DRAND_CHAIN_HASH names "
+        "another chain; relays from DRAWKIT_DRAND_RELAYS). See docs/beacon.md.",
     )
+    actions = beacon.add_subparsers(dest="beacon_action", metavar="ACTION", required=True)
+    rounds = actions.add_parser(
+        "round", help="the first round one can commit to after a time",
+        description="Print the first round published at least the promotion's commit margin "
+        "after --after (default now), when it is published, and where to fetch it.")
     rounds.add_argument("--after", type=aware_time,
                         help="ISO time with offset (default: now), e.g. when you commit")
     rounds.add_argument("--quiet", action="store_true", help="print the round number only")
+    add_config(rounds)
     rounds.set_defaults(func=cmd_beacon_round)
+    check = actions.add_parser(
+        "check", help="authenticate one round's signature offline (exit 0 genuine, 1 not)",
+        description="Verify a round's BLS signature against the chain's pinned public key, "
+        "with no network for quicknet.")
+    check.add_argument("--round", type=positive_int, required=True, help="the round number")
+    check.add_argument("--signature", required=True, help="the round's signature (hex)")
+    check.set_defaults(func=cmd_beacon_check)
+    fetch = actions.add_parser(
+        "fetch", help="fetch one round from the relays, authenticated",
+        description="Fetch a round from the relays in turn (failover, bounded time) and print "
+        "it once its signature checks.")
+    fetch.add_argument("--round", type=positive_int, required=True, help="the round number")
+    fetch.set_defaults(func=cmd_beacon_fetch)
+    serve = actions.add_parser(
+        "serve", help="serve a local drand-compatible test chain (never public randomness)",
+        description="A drand relay on loopback for a throwaway chain of its own (tests, "
+        "demos, offline work). Records drawn on it say 'local test chain — not public "
+        "randomness' and verify accepts them only with --accept-test-chain.")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    serve.add_argument("--port", type=int, default=8020, help="port (0 = any free port)")
+    serve.add_argument("--period", type=positive_int, default=3,
+                       help="seconds between rounds (default 3, as quicknet)")
+    serve.set_defaults(func=cmd_beacon_serve)
 
 
 def _cohort_options(parser: argparse.ArgumentParser) -> None:
@@ -147,7 +187,8 @@ def cmd_draw(args: argparse.Namespace) -> int:
 
     job = job_from_args(args)
     result = draw(job, runtime_from_args(args), record_out=args.record_out,
-                  public_out=args.public_out, winners_export=args.winners_export)
+                  public_out=args.public_out, winners_export=args.winners_export,
+                  wait=args.wait, say=print)
     print(result.record.summary())  # summary() masks every number
     if not result.drawn:
         print("(already drawn: the ledger's record, nothing re-drawn)")
@@ -186,7 +227,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from drawkit.app.auditing import verify_files
 
     report = verify_files(args.record, args.participants, ledger_dir=args.ledger,
-                          beacon_value=args.beacon)
+                          beacon_value=args.beacon, accept_test_chain=args.accept_test_chain,
+                          accept_operator_randomness=args.accept_operator_randomness)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -209,9 +251,40 @@ def cmd_ledger_list(args: argparse.Namespace) -> int:
 
 
 def cmd_beacon_round(args: argparse.Namespace) -> int:
-    """Print the first drand quicknet round after ``--after`` and where to fetch it."""
+    """Print the first round one can commit to after ``--after``, and where to fetch it."""
     from drawkit.app.beacon import round_after
+    from drawkit.config import load_promotion
 
-    choice = round_after(args.after or datetime.now(UTC))
+    margin = load_promotion(args.config).beacon_margin_seconds
+    choice = round_after(args.after or datetime.now(UTC), margin_seconds=margin,
+                         runtime=runtime_from_args(args))
     print(choice.round if args.quiet else choice.format())
     return 0
+
+
+def cmd_beacon_check(args: argparse.Namespace) -> int:
+    """Authenticate one round; exit 1 when the signature is not the round's."""
+    from drawkit.app.beacon import check_round
+    from drawkit.errors import BeaconNotAuthenticError
+
+    try:
+        print(check_round(runtime_from_args(args), args.round, args.signature).format())
+    except BeaconNotAuthenticError as exc:
+        print(f"round {args.round}: NOT GENUINE: {exc}")
+        return 1
+    return 0
+
+
+def cmd_beacon_fetch(args: argparse.Namespace) -> int:
+    """Fetch one round, authenticated."""
+    from drawkit.app.beacon import fetch_round
+
+    print(fetch_round(runtime_from_args(args), args.round).format())
+    return 0
+
+
+def cmd_beacon_serve(args: argparse.Namespace) -> int:
+    """Serve a local test chain until interrupted."""
+    from drawkit.offline.drand_chain import serve_forever
+
+    return serve_forever(args.host, args.port, args.period)

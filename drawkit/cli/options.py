@@ -107,14 +107,30 @@ def add_draw(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("draw")
     group.add_argument("--draw-id", help="draw id (default <promotion slug>-<date>)")
     group.add_argument("--beacon-round", type=positive_int,
-                       help="the drand quicknet round committed to (see drawkit beacon-round)")
+                       help="commit: the drand round to commit to (default: the first one "
+                       "published beacon.commit_margin_seconds after now; see drawkit beacon "
+                       "round)")
+    group.add_argument("--beacon-signature",
+                       help="draw, air-gapped: the committed round's signature (hex) instead "
+                       "of fetching it; authenticated the same way")
     group.add_argument("--beacon",
-                       help="the committed round's randomness, 64 hex digits (at draw time)")
+                       help="draw: the round's randomness fetched independently (64 hex "
+                       "digits), checked against the authenticated round")
+    group.add_argument("--operator-randomness", action="store_true",
+                       help="commit: draw on the operator secret alone, with no public beacon "
+                       "(not protected against the operator; the audit never passes it)")
     group.add_argument("--secret-env", default=SECRET_ENV,
                        help=f"environment variable holding the operator secret in hex "
                        f"(default {SECRET_ENV}; unset = no secret)")
     group.add_argument("--replace-cohort", action="store_true",
                        help="re-freeze this draw's cohort if it changed (refused once committed)")
+
+
+def add_acceptance(parser: argparse.ArgumentParser) -> None:
+    """What an auditor accepts explicitly (never by default)."""
+    group = parser.add_argument_group("acceptance")
+    group.add_argument("--accept-test-chain", action="store_true",
+                       help="accept a round of a local test chain (not public randomness)")
 
 
 def add_outputs(parser: argparse.ArgumentParser) -> None:
@@ -149,6 +165,9 @@ def job_from_args(args: argparse.Namespace, **fields: object) -> DrawJob:
         "draw_id": getattr(args, "draw_id", None),
         "beacon_round": getattr(args, "beacon_round", None),
         "beacon_value": getattr(args, "beacon", None),
+        "beacon_signature": getattr(args, "beacon_signature", None),
+        "operator_randomness": getattr(args, "operator_randomness", False),
+        "accept_test_chain": getattr(args, "accept_test_chain", False),
         "replace_cohort": getattr(args, "replace_cohort", False),
     }
     values.update(fields)

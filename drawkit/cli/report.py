@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from drawkit.cli.options import (
+    add_acceptance,
     add_config,
     add_date,
     add_draw,
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config(parser)
     add_workspace(parser)
     add_draw(parser)
+    add_acceptance(parser)
     parser.add_argument("--simulations", type=positive_int, default=500,
                         help="simulated draws for the audit statistics (default 500)")
     parser.add_argument("--history-days", type=non_negative_int, default=3,

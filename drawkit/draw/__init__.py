@@ -1,8 +1,8 @@
 """The draw engine: canonical cohort, seeded HMAC_DRBG, integer weighted sampling,
 hash-chained ledger, verification. The algorithm is specified in docs/draw-spec.md.
 
-Names are loaded on first use, so ``import drawkit.draw.beacon`` (round arithmetic) does
-not import the data libraries.
+Names are loaded on first use, so importing one module of the package imports only what
+that module needs.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ _EXPORTS = {
     "ChainReport": "ledger",
     "Ledger": "ledger",
     "publish": "publishing",
+    "BeaconChain": "record",
+    "BeaconEvidence": "record",
     "Commitment": "record",
     "DrawRecord": "record",
     "Prize": "record",

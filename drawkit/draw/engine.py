@@ -16,10 +16,19 @@ from pathlib import Path
 import pandas as pd
 
 from drawkit import __version__
+from drawkit.beacon.chain import QUICKNET_HASH
 from drawkit.config import PromotionConfig, draw_id_for
 from drawkit.draw.cohort import Cohort, canonical_cohort
 from drawkit.draw.ledger import Ledger, check_draw_id
-from drawkit.draw.record import Commitment, DrawRecord, Prize, Shortfall, Winner
+from drawkit.draw.record import (
+    BeaconChain,
+    BeaconEvidence,
+    Commitment,
+    DrawRecord,
+    Prize,
+    Shortfall,
+    Winner,
+)
 from drawkit.draw.rng import SPEC_VERSION, commitment_of, derive_seed, drbg_for_seed
 from drawkit.draw.sampling import select
 from drawkit.eligibility import draw_window
@@ -56,25 +65,33 @@ class PreparedCohort:
 
 
 def recent_winners(
-    ledger: Ledger, config: PromotionConfig, draw_date: date, *, draw_id: str | None = None
+    ledger: Ledger,
+    config: PromotionConfig,
+    draw_date: date,
+    *,
+    draw_id: str | None = None,
+    before_sequence: int | None = None,
 ) -> set[str]:
     """Numbers that won a draw of this promotion in the configured days before ``draw_date``
-    (winners, and reserves promoted to winner by a later event)."""
+    (winners, and reserves promoted to winner by a later event). ``before_sequence`` reads
+    the ledger as it stood then: only entries numbered below it count (verify uses the
+    draw record's own number, so later events never change an earlier draw's check)."""
     days = config.exclude_recent_winners_days
     if days <= 0:
         return set()
+    limit = before_sequence if before_sequence is not None else float("inf")
     since = draw_date - timedelta(days=days)
     found: set[str] = set()
     for record in ledger.records():
         if record.promotion != config.name or record.draw_id == draw_id:
             continue
-        if not since <= record.date < draw_date:
+        if not since <= record.date < draw_date or record.sequence >= limit:
             continue
         found.update(w.msisdn for w in record.winners if w.role == "winner")
         promoted = {
             (e["details"].get("tier"), e["details"].get("reserve_position"))
             for e in ledger.events(record.draw_id)
-            if e.get("event") == "promoted"
+            if e.get("event") == "promoted" and e.get("sequence", 0) < limit
         }
         found.update(
             w.msisdn
@@ -106,8 +123,14 @@ def commit_draw(
     beacon_round: int | None = None,
     secret: bytes | None = None,
     draw_id: str | None = None,
+    beacon_chain: str | None = None,
+    operator_randomness: bool = False,
+    commit_margin_seconds: int = 0,
+    now: datetime | None = None,
 ) -> Commitment:
-    """Record the cohort digest, beacon round and secret commitment before the draw.
+    """Record the cohort digest, beacon round (on ``beacon_chain``) and secret commitment
+    before the draw. The timing rules (a round not yet published, not too far ahead) are
+    the application layer's (:mod:`drawkit.app.draws`); verify checks them afterwards.
 
     Returns the existing commitment if the same one was made already; raises
     :class:`CommitmentError` if a different one exists for this draw id.
@@ -132,6 +155,10 @@ def commit_draw(
             beacon_round,
             secret_hash,
             made_at_draw=False,
+            beacon_chain=beacon_chain,
+            operator_randomness=operator_randomness,
+            commit_margin_seconds=commit_margin_seconds,
+            now=now,
         )
 
 
@@ -147,16 +174,23 @@ def run_draw(
     draw_id: str | None = None,
     exclusions: dict[str, int] | None = None,
     on_step: Step | None = None,
+    evidence: BeaconEvidence | None = None,
+    now: datetime | None = None,
 ) -> DrawRecord:
     """Run (or return) the draw ``draw_id`` and append its record to the ledger.
 
-    When a beacon value is given without ``beacon_round``, the committed round is meant.
+    ``evidence`` is the authenticated beacon round (its randomness is the beacon value and
+    its round the beacon round); the record keeps its signature and chain so anyone can
+    authenticate it offline. When a beacon value is given without ``beacon_round``, the
+    committed round is meant.
     ``on_step(name)`` is called after each durable step: "locked", "committed",
     "seed_derived", "selected", "record_written" (or "existing" when the record was
     already there), so crash tests can interrupt the draw anywhere.
     """
     step = on_step or (lambda _name: None)
     check_secret(secret)
+    if evidence is not None:
+        beacon, beacon_round = evidence.randomness, evidence.round
     ledger = Ledger(ledger_dir)
     draw_id = check_draw_id(draw_id or default_draw_id(config, draw_date))
     if beacon is None and secret is None:
@@ -185,11 +219,13 @@ def run_draw(
                 beacon_round,
                 secret_hash,
                 made_at_draw=True,
+                beacon_chain=evidence.chain.hash if evidence is not None else None,
+                now=now,
             )
         step("committed")
         if beacon_round is None and beacon is not None:
             beacon_round = commitment.beacon_round  # the value given is the committed round's
-        check_reveal(commitment, cohort.digest, beacon, beacon_round, secret)
+        check_reveal(commitment, cohort.digest, beacon, beacon_round, secret, evidence)
         seed = derive_seed(
             draw_id=draw_id, cohort_digest=cohort.digest, beacon=beacon, secret=secret
         )
@@ -218,8 +254,13 @@ def run_draw(
             commitment=commitment,
             beacon_round=beacon_round,
             beacon_value=beacon.hex() if beacon is not None else None,
+            beacon_signature=evidence.signature if evidence is not None else None,
+            beacon_chain=evidence.chain if evidence is not None else None,
+            beacon_relay=evidence.relay if evidence is not None else None,
             secret=secret.hex() if secret is not None else None,
-            randomness=randomness_label(beacon, secret),
+            randomness=randomness_label(
+                beacon, secret, evidence.chain if evidence is not None else None
+            ),
             seed=seed.hex(),
             first_words=self_test_words(seed),
             spec_version=SPEC_VERSION,
@@ -229,7 +270,7 @@ def run_draw(
             award_partial=config.award_partial,
             shortfall=shortfall,
             winners=winners,
-            created_at=_now(),
+            created_at=_iso(now),
         )
         body = record.to_dict()
         for key in ("sequence", "previous_record_hash", "record_hash", "kind"):
@@ -251,13 +292,23 @@ def check_secret(secret: bytes | None) -> None:
 # ------------------------------------------------------------------ shared with verify
 
 
-def randomness_label(beacon: bytes | None, secret: bytes | None) -> str:
-    """How the seed was made unpredictable, in words for the record."""
-    if beacon is not None and secret is not None:
-        return "public beacon and operator secret"
-    if beacon is not None:
-        return "public beacon alone"
-    return "operator secret alone (no public beacon)"
+OPERATOR_CHOSEN = "operator-chosen randomness (no public beacon)"
+TEST_CHAIN = "local test chain — not public randomness"
+
+
+def randomness_label(
+    beacon: bytes | None, secret: bytes | None, chain: BeaconChain | None = None
+) -> str:
+    """Where the seed's unpredictability comes from, in words for the record."""
+    if beacon is None:
+        return OPERATOR_CHOSEN
+    if chain is None:
+        source = "an unauthenticated beacon value (no signature)"
+    elif chain.hash == QUICKNET_HASH:
+        source = "public beacon (drand quicknet)"
+    else:
+        source = f"{TEST_CHAIN} (chain {chain.hash[:12]}…)"
+    return f"{source} and operator secret" if secret is not None else f"{source} alone"
 
 
 def self_test_words(seed: bytes) -> tuple[str, ...]:
@@ -341,13 +392,37 @@ def check_reveal(
     beacon: bytes | None,
     beacon_round: int | None,
     secret: bytes | None,
+    evidence: BeaconEvidence | None = None,
 ) -> None:
     """Raise CommitmentError naming what differs from the commitment."""
+    if not commitment.made_at_draw and commitment.beacon_round is None and beacon is not None:
+        raise CommitmentError(
+            "a beacon value was given but no beacon round was committed: a value chosen after "
+            "the commitment could be picked to suit an outcome, so it is refused"
+        )
+    chain = evidence.chain.hash if evidence is not None else None
+    if commitment.beacon_chain is not None and chain not in (None, commitment.beacon_chain):
+        raise CommitmentError(
+            f"the beacon round comes from chain {chain}, not the committed chain "
+            f"{commitment.beacon_chain}"
+        )
     if digest != commitment.cohort_digest:
         raise CommitmentError(
             f"cohort digest {digest} differs from the committed digest "
             f"{commitment.cohort_digest}: the participants changed after the commitment"
         )
+    check_secret_reveal(commitment, secret)
+    if commitment.beacon_round != beacon_round:
+        raise CommitmentError(
+            f"beacon round {beacon_round} differs from the committed round "
+            f"{commitment.beacon_round}"
+        )
+    if beacon_round is not None and beacon is None:
+        raise CommitmentError(f"the value of committed beacon round {beacon_round} is missing")
+
+
+def check_secret_reveal(commitment: Commitment, secret: bytes | None) -> None:
+    """Raise CommitmentError when ``secret`` is not the committed one (or is missing)."""
     if commitment.secret_commitment is None and secret is not None:
         raise CommitmentError("an operator secret was given but none was committed")
     if commitment.secret_commitment is not None:
@@ -357,13 +432,6 @@ def check_reveal(
             raise CommitmentError(
                 f"the operator secret does not match its commitment {commitment.secret_commitment}"
             )
-    if commitment.beacon_round != beacon_round:
-        raise CommitmentError(
-            f"beacon round {beacon_round} differs from the committed round "
-            f"{commitment.beacon_round}"
-        )
-    if beacon_round is not None and beacon is None:
-        raise CommitmentError(f"the value of committed beacon round {beacon_round} is missing")
 
 
 def _check_same_commitment(
@@ -393,6 +461,10 @@ def _append_commitment(
     secret_hash: str | None,
     *,
     made_at_draw: bool,
+    beacon_chain: str | None = None,
+    operator_randomness: bool = False,
+    commit_margin_seconds: int = 0,
+    now: datetime | None = None,
 ) -> Commitment:
     body = {
         "draw_id": draw_id,
@@ -402,8 +474,11 @@ def _append_commitment(
         "participants": len(cohort),
         "total_entries": cohort.total_entries,
         "beacon_round": beacon_round,
+        "beacon_chain": beacon_chain,
         "secret_commitment": secret_hash,
-        "committed_at": _now(),
+        "operator_randomness": operator_randomness,
+        "commit_margin_seconds": commit_margin_seconds,
+        "committed_at": _iso(now),
         "made_at_draw": made_at_draw,
     }
     return Commitment.from_dict(ledger.append("commitment", body))
@@ -416,5 +491,7 @@ def _window(config: PromotionConfig, draw_date: date) -> tuple[str | None, str]:
     return start_text, window.cutoff.isoformat()
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+def _iso(now: datetime | None) -> str:
+    """``now`` (default: the current time) as ISO 8601 UTC with microseconds."""
+    moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from types import NoneType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -69,6 +70,35 @@ class Shortfall:
 
 
 @dataclass(frozen=True)
+class BeaconChain:
+    """The drand chain a beacon round belongs to, as the record keeps it: every parameter
+    an offline verifier needs (its hash authenticates the rest, docs/beacon.md)."""
+
+    hash: str
+    public_key: str  # hex, G2 compressed (96 bytes)
+    period: int  # seconds
+    genesis_time: int  # unix seconds; round r is published at genesis + (r - 1) * period
+    group_hash: str
+    scheme: str
+    beacon_id: str
+
+    def published_at(self, round_number: int) -> datetime:
+        """When ``round_number`` is published on this chain."""
+        return datetime.fromtimestamp(self.genesis_time + (round_number - 1) * self.period, UTC)
+
+
+@dataclass(frozen=True)
+class BeaconEvidence:
+    """An authenticated beacon round as the draw receives it (see drawkit.beacon)."""
+
+    round: int
+    signature: str
+    randomness: bytes
+    chain: BeaconChain
+    relay: str | None = None
+
+
+@dataclass(frozen=True)
 class Commitment:
     """What was fixed before the randomness: cohort digest, beacon round, secret hash."""
 
@@ -79,7 +109,10 @@ class Commitment:
     participants: int
     total_entries: int
     beacon_round: int | None
+    beacon_chain: str | None  # the drand chain's hash the round belongs to
     secret_commitment: str | None  # SHA-256 hex of the operator secret
+    operator_randomness: bool  # the operator opted in to a draw on their secret alone
+    commit_margin_seconds: int  # the round is published at least this long after committed_at
     committed_at: str  # ISO 8601 UTC
     made_at_draw: bool  # True when no commitment preceded the draw
     sequence: int = 0
@@ -106,11 +139,16 @@ class Commitment:
             f"  participants        {self.participants:,}",
             f"  total entries       {self.total_entries:,}",
             f"  beacon round        {beacon_round}",
+            f"  beacon chain        {self.beacon_chain or 'none'}",
             f"  secret commitment   {self.secret_commitment or 'none'}",
+            f"  ledger head before  {self.previous_record_hash or 'none (first entry)'}",
             f"  ledger entry hash   {self.record_hash}",
         ]
         if self.beacon_round is None:
-            lines.append("  NOTE: no beacon; the draw will rely on the operator secret alone")
+            lines.append(
+                "  WARNING: operator-chosen randomness: no public beacon; the operator could "
+                "try secrets until an outcome suits them. The audit never passes this draw."
+            )
         return "\n".join(lines)
 
 
@@ -133,7 +171,10 @@ class DrawRecord:
     excluded_msisdns: tuple[str, ...]
     commitment: Commitment
     beacon_round: int | None
-    beacon_value: str | None
+    beacon_value: str | None  # hex randomness = SHA-256(beacon_signature)
+    beacon_signature: str | None  # hex BLS signature of the round (G1, 48 bytes)
+    beacon_chain: BeaconChain | None
+    beacon_relay: str | None  # where drawkit fetched the round (a transport, not trusted)
     secret: str | None
     randomness: str
     seed: str
@@ -272,10 +313,12 @@ def _shown(msisdn: str) -> str:
 
 # Fields whose text has a fixed format, checked when a record or commitment is read.
 _HEX_FIELDS = {
-    "cohort_digest", "seed", "secret", "beacon_value", "secret_commitment",
-    "record_hash", "previous_record_hash",
+    "cohort_digest", "seed", "secret", "beacon_value", "beacon_signature", "secret_commitment",
+    "record_hash", "previous_record_hash", "hash", "public_key", "group_hash",
 }
 _DATE_FIELDS = {"draw_date"}
+_TIME_FIELDS = {"committed_at", "created_at"}
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
 
 
 def _build(cls: type, data: Any, what: str) -> Any:
@@ -321,11 +364,18 @@ def _typed(hint: Any, value: Any, where: str) -> Any:
 
 
 def _check_format(name: str, value: Any, where: str) -> None:
-    if name in _HEX_FIELDS and value != "":
+    if name in _HEX_FIELDS:
+        if not _HEX.fullmatch(value):
+            raise LedgerError(
+                f"{where} must be hexadecimal (lowercase, whole bytes), not {value!r}"
+            )
+    if name in _TIME_FIELDS:
         try:
-            bytes.fromhex(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
-            raise LedgerError(f"{where} must be hexadecimal, not {value!r}") from None
+            raise LedgerError(f"{where} must be an ISO 8601 time, not {value!r}") from None
+        if moment.tzinfo is None:
+            raise LedgerError(f"{where} must carry its offset (UTC: +00:00), not {value!r}")
     if name in _DATE_FIELDS:
         try:
             date.fromisoformat(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -20,7 +21,7 @@ from drawkit.draw.engine import (
     self_test_words,
 )
 from drawkit.draw.ledger import ChainReport, Ledger
-from drawkit.draw.record import DrawRecord, Winner
+from drawkit.draw.record import DrawRecord, Winner, entry_hash
 from drawkit.draw.rng import commitment_of, derive_seed
 from drawkit.errors import DrawError, DrawkitError
 from drawkit.msisdn import mask
@@ -53,28 +54,55 @@ class Difference:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One check of the randomness protocol: what was checked, whether it held, and why."""
+
+    check: str
+    passed: bool
+    detail: str
+
+    def format(self) -> str:
+        """One line for people."""
+        return f"{self.check}: {'ok' if self.passed else 'FAILED'} — {self.detail}"
+
+
+@dataclass(frozen=True)
 class VerificationReport:
-    """Outcome of :func:`verify_record`: ok, and the differences, first one first."""
+    """Outcome of :func:`verify_record`: whether the record re-derives (the differences,
+    first one first), whether its randomness is authentic and its timing right
+    (``findings``), and the ledger's chain when it was checked."""
 
     draw_id: str
     ok: bool
     differences: tuple[Difference, ...]
     chain: ChainReport | None = None
+    findings: tuple[Finding, ...] = ()
 
     @property
     def first(self) -> Difference | None:
-        """The first difference found (None when the record verifies)."""
+        """The first difference found (None when the record re-derives)."""
         return self.differences[0] if self.differences else None
 
+    @property
+    def rederives(self) -> bool:
+        """The record re-derives bit for bit from its inputs."""
+        return not self.differences
+
+    def finding(self, check: str) -> Finding | None:
+        """The finding of one protocol check, by name."""
+        return next((f for f in self.findings if f.check == check), None)
+
     def format(self) -> str:
-        """Printable verdict."""
-        if self.ok:
+        """Printable verdict: the re-derivation, then every protocol check."""
+        if self.rederives:
             lines = [f"MATCH: draw {self.draw_id} re-derives exactly from its inputs"]
         else:
             lines = [f"MISMATCH: draw {self.draw_id} does not re-derive from its inputs"]
             lines += [f"  {d.format()}" for d in self.differences]
+        lines += [f"  {f.format()}" for f in self.findings]
         if self.chain is not None:
             lines.append(f"  {self.chain.format()}")
+        lines.append(f"VERDICT: {'PASS' if self.ok else 'FAIL'}")
         return "\n".join(lines)
 
 
@@ -84,12 +112,17 @@ def verify_record(
     *,
     ledger: Ledger | None = None,
     beacon: bytes | None = None,
+    accept_test_chain: bool = False,
+    accept_operator_randomness: bool = False,
 ) -> VerificationReport:
-    """Re-derive cohort digest, commitment checks, seed and winners; compare with the record.
+    """Re-derive cohort digest, commitment checks, seed and winners; compare with the record;
+    authenticate the beacon round offline and check the timing (docs/draw-spec.md, 'Beacon').
 
     ``beacon`` is the beacon round's value fetched independently (e.g. from drand); when
     given it must equal the record's. With ``ledger``, the chain, the record's place in it,
-    its commitment and the recent-winner exclusions are checked too.
+    its commitment and the recent-winner exclusions (the ledger as it stood when the draw
+    ran) are checked too. A round of a local test chain, or a draw on operator-chosen
+    randomness, passes only when accepted explicitly.
     """
     diffs: list[Difference] = []
     public = record.is_public
@@ -119,8 +152,95 @@ def verify_record(
                 "the record was changed after it was written",
             )
         )
-    ok = not diffs and (chain is None or chain.ok)
-    return VerificationReport(record.draw_id, ok, tuple(diffs), chain)
+    findings = protocol_findings(
+        record,
+        accept_test_chain=accept_test_chain,
+        accept_operator_randomness=accept_operator_randomness,
+    )
+    ok = not diffs and (chain is None or chain.ok) and all(f.passed for f in findings)
+    return VerificationReport(record.draw_id, ok, tuple(diffs), chain, findings)
+
+
+# ------------------------------------------------------------------ the randomness protocol
+
+AUTHENTIC = "Beacon authentic"
+TIMING = "Beacon unknown when committed"
+PUBLIC = "Public randomness"
+
+
+def protocol_findings(
+    record: DrawRecord, *, accept_test_chain: bool = False,
+    accept_operator_randomness: bool = False,
+) -> tuple[Finding, ...]:
+    """The randomness protocol's checks, offline: the round's signature under its chain's
+    key, the chain pinned (or a test chain accepted explicitly), and the timing: committed
+    at least the committed margin before the round's publication, drawn after it."""
+    if record.beacon_value is None:
+        detail = (
+            "operator-chosen randomness: no public beacon, so the operator could have tried "
+            "secrets until an outcome suited them"
+        )
+        accepted = accept_operator_randomness
+        return (Finding(PUBLIC, accepted, detail + (" (accepted explicitly)" if accepted else "")),)
+    authentic, chain = _authenticity(record, accept_test_chain)
+    return (authentic, _timing(record, chain))
+
+
+def _authenticity(record: DrawRecord, accept_test_chain: bool) -> tuple[Finding, Any]:
+    from drawkit.beacon.chain import QUICKNET_HASH, ChainInfo
+    from drawkit.beacon.verify import verify_round
+    from drawkit.errors import BeaconError
+
+    stored = record.beacon_chain
+    if record.beacon_signature is None or stored is None or record.beacon_round is None:
+        return Finding(AUTHENTIC, False, "the record holds no beacon signature and chain: "
+                       "its beacon value cannot be authenticated"), None
+    try:
+        chain = ChainInfo(stored.hash, bytes.fromhex(stored.public_key), stored.period,
+                          stored.genesis_time, stored.group_hash, stored.scheme,
+                          stored.beacon_id)
+    except BeaconError as exc:
+        return Finding(AUTHENTIC, False, f"beacon_chain: {exc}"), None
+    try:
+        genuine = verify_round(chain, record.beacon_round, record.beacon_signature)
+    except BeaconError as exc:
+        return Finding(AUTHENTIC, False, f"beacon_signature: {exc}"), chain
+    if genuine.randomness.hex() != record.beacon_value:
+        wrong = "beacon_value is not SHA-256 of the round's signature"
+        return Finding(AUTHENTIC, False, wrong), chain
+    committed = record.commitment.beacon_chain
+    if committed is not None and committed != chain.hash:
+        return Finding(AUTHENTIC, False, f"beacon_chain {chain.hash} is not the committed chain "
+                       f"{committed}"), chain
+    where = f"round {record.beacon_round}, signature valid under chain {chain.hash[:12]}…"
+    if chain.hash == QUICKNET_HASH:
+        return Finding(AUTHENTIC, True, f"drand quicknet {where} (the pinned public key)"), chain
+    note = f"local test chain — not public randomness ({where})"
+    if accept_test_chain:
+        return Finding(AUTHENTIC, True, f"{note}; accepted explicitly"), chain
+    return Finding(AUTHENTIC, False, f"{note}; accept it only with --accept-test-chain"), chain
+
+
+def _timing(record: DrawRecord, chain: Any) -> Finding:
+    from datetime import datetime, timedelta
+
+    if chain is None or record.beacon_round is None:
+        return Finding(TIMING, False, "the round's publication time is unknown (no chain)")
+    published = chain.round_time(record.beacon_round)
+    committed = datetime.fromisoformat(record.commitment.committed_at)
+    drawn = datetime.fromisoformat(record.created_at)
+    margin = timedelta(seconds=record.commitment.commit_margin_seconds)
+    detail = (f"round {record.beacon_round} published {published:%Y-%m-%d %H:%M:%S} UTC; "
+              f"committed {committed:%Y-%m-%d %H:%M:%S}, drawn {drawn:%Y-%m-%d %H:%M:%S}")
+    if record.commitment.made_at_draw:
+        return Finding(TIMING, False, f"{detail}: the commitment was made at draw time")
+    if not committed < published or published - committed < margin:
+        return Finding(TIMING, False, f"{detail}: the round was published before the "
+                       f"commitment, or within its {margin.total_seconds():g} s margin, so its "
+                       "value could be known")
+    if drawn < published:
+        return Finding(TIMING, False, f"{detail}: the draw ran before the round was published")
+    return Finding(TIMING, True, detail)
 
 
 def _cohort(
@@ -167,6 +287,14 @@ def _locate_entry_change(record: DrawRecord, cohort: Cohort, diffs: list[Differe
 
 def _check_commitment(record: DrawRecord, diffs: list[Difference]) -> None:
     c = record.commitment
+    computed = entry_hash(c.to_dict())
+    if computed != c.record_hash:
+        diffs.append(Difference("commitment.record_hash", computed, c.record_hash,
+                                "the commitment was changed after it was written"))
+    for name in ("participants", "total_entries"):
+        if getattr(c, name) != getattr(record, name):
+            diffs.append(Difference(f"commitment.{name}", getattr(record, name), getattr(c, name),
+                                    "the drawn cohort is not the committed one"))
     if c.draw_id != record.draw_id:
         diffs.append(Difference("commitment.draw_id", record.draw_id, c.draw_id))
     if c.cohort_digest != record.cohort_digest:
@@ -217,7 +345,7 @@ def _check_seed(record: DrawRecord, beacon: bytes | None, diffs: list[Difference
                 "the seed does not follow from draw_id, cohort_digest, beacon_value and secret",
             )
         )
-    label = randomness_label(recorded_beacon, secret)
+    label = randomness_label(recorded_beacon, secret, record.beacon_chain)
     if label != record.randomness:
         diffs.append(Difference("randomness", label, record.randomness))
     words = self_test_words(seed)
@@ -364,7 +492,8 @@ def _check_exclusions(
         name=record.promotion, exclude_recent_winners_days=record.recent_winner_days
     )
     known = recent_winners(
-        ledger, config, date.fromisoformat(record.draw_date), draw_id=record.draw_id
+        ledger, config, date.fromisoformat(record.draw_date), draw_id=record.draw_id,
+        before_sequence=record.sequence,
     )
     unexpected = sorted(set(record.excluded_msisdns) - known)
     if unexpected:

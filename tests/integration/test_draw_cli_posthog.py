@@ -16,14 +16,17 @@ def _events(server, name: str):
 
 
 def test_commit_draw_publish_from_posthog_track_each_step(
-    emulator_with_synth, tmp_path, capsys, monkeypatch
+    emulator_with_synth, tmp_path, capsys, monkeypatch, drand_env
 ):
     server = emulator_with_synth
     ledger = str(tmp_path / "ledger")
     monkeypatch.setenv(DEFAULT_SECRET_ENV, "ab" * 16)
-    common = ["--date", DRAW_DATE, "--source", "posthog", "--ledger", ledger]
-    assert main(["commit", *common, "--beacon-round", "7"]) == 0
-    assert main(["draw", *common, "--beacon", "cd" * 32]) == 0
+    config = tmp_path / "promo.toml"
+    config.write_text("[beacon]\ncommit_margin_seconds = 1\n")
+    common = ["--date", DRAW_DATE, "--source", "posthog", "--ledger", ledger,
+              "--config", str(config)]
+    assert main(["commit", *common]) == 0
+    assert main(["draw", *common, "--wait"]) == 0
     record = Ledger(ledger).records()[-1]
     assert len(_events(server, "drawkit_draw_committed")) == 1
     completed = _events(server, "drawkit_draw_completed")

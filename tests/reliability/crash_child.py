@@ -11,19 +11,20 @@ Prints the record as JSON on success.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from drawkit.config import PrizeTier, PromotionConfig
-from drawkit.draw import run_draw
+from drawkit.draw import BeaconChain, BeaconEvidence, commit_draw, run_draw
+from drawkit.offline.drand_chain import LocalDrandChain
 
 DAY = date(2026, 11, 24)
-BEACON = bytes.fromhex("be" * 32)
 SECRET = bytes.fromhex("5e" * 32)
 CONFIG = PromotionConfig(
     name="Crash promo",
@@ -32,18 +33,42 @@ CONFIG = PromotionConfig(
 )
 
 
+ROUND = 42
+# A local test chain with a fixed throwaway key, so the child and the parent sign alike.
+CHAIN = LocalDrandChain(period=3, genesis_time=1_700_000_000, key_seed=b"crash tests")
+
+
+def evidence() -> BeaconEvidence:
+    """Round ``ROUND`` of the crash tests' chain, signed offline."""
+    info = CHAIN.info()
+    chain = BeaconChain(info["hash"], info["public_key"], info["period"], info["genesis_time"],
+                        info["groupHash"], info["schemeID"], info["metadata"]["beaconID"])
+    signature = CHAIN.sign(ROUND)
+    return BeaconEvidence(ROUND, signature.hex(), hashlib.sha256(signature).digest(), chain,
+                          "offline test signature")
+
+
+def committed_at() -> datetime:
+    return datetime.fromtimestamp(CHAIN.round_time(ROUND) - 120, UTC)
+
+
 def draw(participants: pd.DataFrame, ledger: str | Path, draw_id: str, on_step=None):  # noqa: ANN001, ANN201
-    """The draw every crash test runs (same inputs in the child and the parent)."""
+    """The draw every crash test runs (same inputs in the child and the parent): committed
+    two minutes before its round, drawn once the round exists."""
+    drawn_at = datetime.fromtimestamp(CHAIN.round_time(ROUND) + 5, UTC)
+    commit_draw(participants, CONFIG, DAY, ledger_dir=ledger, beacon_round=ROUND,
+                beacon_chain=CHAIN.chain_hash, secret=SECRET, draw_id=draw_id,
+                now=committed_at())  # the same commitment again is a no-op
     return run_draw(
         participants,
         CONFIG,
         DAY,
         ledger_dir=ledger,
-        beacon=BEACON,
-        beacon_round=42,
         secret=SECRET,
         draw_id=draw_id,
         on_step=on_step,
+        evidence=evidence(),
+        now=drawn_at,
     )
 
 

@@ -33,8 +33,11 @@ def spellings(e164: str) -> set[str]:
 def test_reports_against_faulty_posthog_leak_nothing(
     tmp_path: Path,
     reliability,  # noqa: ANN001
+    drand_env,  # noqa: ANN001
 ) -> None:
     data = generate(subscribers=150, days=2, end_date=DRAW_DATE, seed=5)
+    config = tmp_path / "promo.toml"
+    config.write_text("[beacon]\ncommit_margin_seconds = 1\n")
     with EmulatorServer(calculation_seconds=0.0) as server:
         runtime = Runtime.from_env({**os.environ, **server.env()})
         upload_synth(runtime.posthog(), data)
@@ -47,7 +50,8 @@ def test_reports_against_faulty_posthog_leak_nothing(
             script=[503, 429, "drop", 503],
         )
         job = DrawJob(DRAW_DATE, source=SourceSpec("posthog"), workspace=tmp_path / "workspace",
-                      beacon_value="be" * 32, simulations=50, history_days=1)
+                      config_path=config, accept_test_chain=True, simulations=50,
+                      history_days=1)
         try:
             run = run_report(job, runtime, full_copy=True, progress_bar=False)
         except ReportError as exc:  # faults outlasted the retries: a clear error is fine

@@ -154,22 +154,23 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_cli_draw_verify_and_events_never_print_a_full_number(tmp_path, reliability) -> None:  # noqa: ANN001
+def test_cli_draw_verify_and_events_never_print_a_full_number(
+    tmp_path, reliability, drand_env  # noqa: ANN001
+) -> None:
     numbers = _numbers(25)
     frame = pd.DataFrame(
         {"msisdn": numbers, "entries": np.random.default_rng(1).integers(1, 30, len(numbers))}
     )
     frame.to_csv(tmp_path / "participants.csv", index=False)
-    common = ["--date", "2026-11-24", "--participants", "participants.csv", "--ledger", "L"]
+    (tmp_path / "promo.toml").write_text("[beacon]\ncommit_margin_seconds = 1\n")
+    common = ["--date", "2026-11-24", "--participants", "participants.csv", "--ledger", "L",
+              "--config", "promo.toml", "--workspace", "W"]
     runs = [
-        run_cli("commit", *common, "--beacon-round", "9", cwd=tmp_path),
+        run_cli("commit", *common, cwd=tmp_path),
         run_cli(
             "draw",
             *common,
-            "--beacon-round",
-            "9",
-            "--beacon",
-            "be" * 32,
+            "--wait",
             "--record-out",
             "record.json",
             "--public-out",

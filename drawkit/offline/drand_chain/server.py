@@ -74,7 +74,10 @@ class LocalDrandChain:
         period: int = 3,
         genesis_time: int | None = None,
         clock: Callable[[], float] = time.time,
+        key_seed: bytes | None = None,
     ) -> None:
+        """``key_seed`` makes the throwaway key reproducible (tests that re-run a draw in
+        another process); by default the key is random, new for every chain."""
         if isinstance(period, bool) or not isinstance(period, int) or period < 1:
             raise ValueError("period must be a whole number of seconds >= 1")
         self.host = host
@@ -82,7 +85,11 @@ class LocalDrandChain:
         self.period = period
         self.clock = clock
         self.genesis_time = int(clock()) if genesis_time is None else int(genesis_time)
-        self._use_key(1 + secrets.randbelow(CURVE_ORDER - 1))
+        if key_seed is None:
+            self._use_key(1 + secrets.randbelow(CURVE_ORDER - 1))
+        else:
+            digest = hashlib.sha256(b"drawkit local test chain key\x00" + key_seed).digest()
+            self._use_key(1 + int.from_bytes(digest, "big") % (CURVE_ORDER - 1))
         self.faults = ChainFaults()
         self.request_log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
