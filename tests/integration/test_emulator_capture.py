@@ -143,7 +143,9 @@ def test_capture_rejects_bad_or_missing_project_keys(emulator):
     )
     assert bad.status_code == 401
     assert bad.json()["type"] == "authentication_error"
-    missing = requests.post(f"{emulator.url}/batch/", json={"batch": [make_event(1)]}, timeout=TIMEOUT)
+    missing = requests.post(
+        f"{emulator.url}/batch/", json={"batch": [make_event(1)]}, timeout=TIMEOUT
+    )
     assert missing.status_code == 401
     personal = requests.post(
         f"{emulator.url}/batch/", json={"api_key": emulator.api_key, "batch": [make_event(1)]},

@@ -243,9 +243,9 @@ def _behavioral(store: Store, leaf: Mapping[str, Any]) -> set[str]:
         start = now - timedelta(days=days)
     end = resolve_datetime(leaf.get("explicit_datetime_to"), now)
     if start is not None:
-        clauses.append(f"timestamp >= toDateTime64({_sql_text(start.isoformat(sep=' '))}, 6, 'UTC')")
+        clauses.append(f"timestamp >= {_sql_time(start)}")
     if end is not None:
-        clauses.append(f"timestamp < toDateTime64({_sql_text(end.isoformat(sep=' '))}, 6, 'UTC')")
+        clauses.append(f"timestamp < {_sql_time(end)}")
     op, threshold = ">=", 1.0
     if leaf["value"] == "performed_event_multiple":
         op = SQL_OPERATORS[leaf.get("operator") or "gte"]
@@ -273,6 +273,10 @@ def _behavioral(store: Store, leaf: Mapping[str, Any]) -> set[str]:
 def _compare(n: float, op: str, threshold: float) -> bool:
     return {"=": n == threshold, ">": n > threshold, ">=": n >= threshold,
             "<": n < threshold, "<=": n <= threshold}[op]  # fmt: skip
+
+
+def _sql_time(moment: datetime) -> str:
+    return f"toDateTime64({_sql_text(moment.isoformat(sep=' '))}, 6, 'UTC')"
 
 
 def _sql_text(text: str) -> str:

@@ -75,7 +75,8 @@ def _schedule(state: EmulatorState, cohort: dict[str, Any]) -> None:
 
     def finish() -> None:
         with state.store.lock:
-            if cohort.get("_calculation") == token and state.store.cohorts.get(cohort["id"]) is cohort:
+            current = state.store.cohorts.get(cohort["id"]) is cohort
+            if current and cohort.get("_calculation") == token:
                 _calculate(state, cohort)
 
     delay = state.behaviours.cohort_calculation_seconds
@@ -296,7 +297,9 @@ def create_cohort(state: EmulatorState, request: Request) -> Response:  # noqa: 
     if fields.get("query") and has_filters:
         raise validation_error("Cannot set both query and filters at the same time.")
     if not is_static and fields.get("query") and limits:
-        raise validation_error("Cannot create a dynamic cohort with a query. Set is_static to true.")
+        raise validation_error(
+            "Cannot create a dynamic cohort with a query. Set is_static to true."
+        )
     if not is_static and not fields.get("filters") and not fields.get("groups"):
         raise validation_error("A dynamic cohort needs filters.", "filters")
     store = state.store

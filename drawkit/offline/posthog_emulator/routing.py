@@ -130,8 +130,10 @@ def authenticate(state: EmulatorState, request: Request, scopes: tuple[str, ...]
         raise ApiError(401, "authentication_error", "not_authenticated",
                        "Authentication credentials were not provided.")  # fmt: skip
     if not secrets.compare_digest(key.encode(), state.api_key.encode()):
-        raise ApiError(401, "authentication_error", "authentication_failed",
-                       "Personal API key found in request Authorization header is invalid.")  # fmt: skip
+        raise ApiError(
+            401, "authentication_error", "authentication_failed",
+            "Personal API key found in request Authorization header is invalid.",
+        )  # fmt: skip
     project = request.params.get("project_id")
     if project is not None and project not in (state.project_id, "@current"):
         raise not_found("Project not found.")

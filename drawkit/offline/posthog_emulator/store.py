@@ -34,8 +34,8 @@ from drawkit.offline.posthog_emulator.behaviours import IDEAL, Behaviours
 from drawkit.offline.posthog_emulator.engine import Engine
 from drawkit.offline.posthog_emulator.ingestion import (
     SKIP_PROPERTIES,
-    CaptureError,
     CapturedEvent,
+    CaptureError,
     detect_property_type,
     normalise,
     person_uuid,
@@ -254,7 +254,8 @@ class Store:
                 person = self._apply_person(event, changed)
                 person_id, stamped, created = person.id, person.properties_json(), person.created_at
             else:
-                person_id, stamped, created = person_uuid(self.team_id, event.distinct_id), "{}", None
+                person_id = person_uuid(self.team_id, event.distinct_id)
+                stamped, created = "{}", None
             self._version += 1
             micros = int(event.timestamp.timestamp() * 1_000_000)
             rows["uuid"].append(event.uuid)
@@ -369,8 +370,8 @@ class Store:
         from drawkit.offline.posthog_emulator.engine import _query_with
 
         with self.engine._session() as current:
-            raw = _query_with(current, sql + " SETTINGS output_format_json_quote_64bit_integers = 0",
-                              "JSONCompact", table)
+            text = sql + " SETTINGS output_format_json_quote_64bit_integers = 0"
+            raw = _query_with(current, text, "JSONCompact", table)
         return json.loads(raw)["data"] if raw.strip() else []
 
     def _insert_events(self, rows: dict[str, list[Any]]) -> None:

@@ -1,4 +1,5 @@
-"""The HogQL syntax tree the emulator parses into (shaped like PostHog's ``posthog/hogql/ast.py``)."""
+"""The HogQL syntax tree the emulator parses into (shaped like PostHog's
+``posthog/hogql/ast.py``)."""
 
 from __future__ import annotations
 

@@ -391,7 +391,10 @@ class Parser:
         while self.at_op("+", "-", "||"):
             op = self.advance().text
             right = self.multiplicative()
-            left = ast.Call("concat", [left, right]) if op == "||" else ast.Arithmetic(op, left, right)
+            if op == "||":
+                left = ast.Call("concat", [left, right])
+            else:
+                left = ast.Arithmetic(op, left, right)
         return left
 
     def multiplicative(self) -> ast.Expr:

@@ -458,7 +458,9 @@ class Printer:
             s.columns is None or name in s.columns for scope in self.scopes[:-1] for s in scope
         )
 
-    def _find_source(self, chain: list[str], scope: list[Source]) -> tuple[Source | None, list[str]]:
+    def _find_source(
+        self, chain: list[str], scope: list[Source]
+    ) -> tuple[Source | None, list[str]]:
         by_alias = [s for s in scope if s.alias and s.alias == chain[0]]
         if by_alias and len(chain) > 1:
             return by_alias[0], chain[1:]
@@ -529,7 +531,8 @@ class Printer:
             hint = f" Perhaps you meant '{close[0]}(...)'?" if close else ""
             raise HogQLError(f"Unsupported function call '{name}(...)'.{hint}")
         count = len(node.args)
-        if count < function.min_args or (function.max_args is not None and count > function.max_args):
+        too_many = function.max_args is not None and count > function.max_args
+        if count < function.min_args or too_many:
             wanted = (str(function.min_args) if function.min_args == function.max_args
                       else f"{function.min_args} to {function.max_args or 'any'}")  # fmt: skip
             raise HogQLError(f"Function '{name}' expects {wanted} arguments, got {count}")

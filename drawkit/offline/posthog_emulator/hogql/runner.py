@@ -84,7 +84,7 @@ def run_hogql(
     printed = Printer(settings).print_query(tree)
     sql = printed.sql
     if options.unbounded:
-        sql = f"SELECT * FROM ({sql})"
+        sql = f"SELECT * FROM ({sql})"  # noqa: S608 - printed from the parsed query
     ch_settings: dict[str, Any] = {"max_execution_time": options.max_execution_seconds,
                                    "timeout_overflow_mode": "throw"}  # fmt: skip
     try:
