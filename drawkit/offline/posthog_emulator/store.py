@@ -158,6 +158,7 @@ class Store:
         self.duplicates_dropped = 0
         self.data_version = 0  # bumped whenever queryable data changes
         self._pending: deque[_Pending] = deque()
+        self._new_ids: list[tuple[str, str]] = []  # distinct ids joined to existing persons
         self._version = 0
         self._merge_due: float | None = None
         self._rng = random.Random(seed)
@@ -311,6 +312,13 @@ class Store:
             self.persons_by_id[person.id] = person
             changed[person.id] = person
         props = event.properties
+        other = props.get("alias") if event.event == "$create_alias" else (
+            props.get("$anon_distinct_id") if event.event == "$identify" else None
+        )
+        if isinstance(other, (str, int)) and str(other) and str(other) not in self.persons:
+            person.distinct_ids.append(str(other))  # an unknown id joins this person
+            self.persons[str(other)] = person
+            self._new_ids.append((str(other), person.id))
         before = person.properties_json() if person.id not in changed else None
         set_once = props.get("$set_once")
         if isinstance(set_once, Mapping):
@@ -400,7 +408,7 @@ class Store:
 
     def _insert_persons(self, people: Iterable[Person]) -> None:
         people = list(people)
-        if not people:
+        if not people and not self._new_ids:
             return
         for person in people:
             person.version += 1
@@ -417,10 +425,13 @@ class Store:
             table,
         )
         new = [p for p in people if p.version == 1]
-        if new:
+        pairs = [(d, p.id) for p in new for d in p.distinct_ids]
+        pairs += [pair for pair in self._new_ids if pair not in pairs]
+        self._new_ids = []
+        if pairs:
             ids = pa.table({
-                "distinct_id": pa.array([d for p in new for d in p.distinct_ids], pa.string()),
-                "person_id": pa.array([p.id for p in new for _ in p.distinct_ids], pa.string()),
+                "distinct_id": pa.array([d for d, _ in pairs], pa.string()),
+                "person_id": pa.array([i for _, i in pairs], pa.string()),
             })  # fmt: skip
             self.engine.execute(
                 f"INSERT INTO {self.database}.person_distinct_ids_raw SELECT distinct_id, "  # noqa: S608
@@ -485,6 +496,11 @@ class Store:
             self.duplicates_dropped = 0
             self._merge_due = None
             self.data_version += 1
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
 
     def close(self) -> None:
         """Drop this store's database (the store is unusable afterwards)."""
