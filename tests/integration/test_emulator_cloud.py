@@ -27,7 +27,9 @@ def cloud() -> Iterator[EmulatorServer]:
         yield server
 
 
-def query(server: EmulatorServer, text: str, refresh: str | None = None, **node) -> requests.Response:
+def query(
+    server: EmulatorServer, text: str, refresh: str | None = None, **node: object
+) -> requests.Response:
     body = {"query": {"kind": "HogQLQuery", "query": text, **node}}
     if refresh is not None:
         body["refresh"] = refresh
