@@ -72,9 +72,13 @@ VIEWS = [
 DEFAULT_TEAM = 1
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_MISSING = object()
+
+
 def compact_json(value: Any) -> str:
     """JSON as PostHog's pipeline writes it (no spaces, non-ASCII kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -319,22 +323,29 @@ class Store:
             person.distinct_ids.append(str(other))  # an unknown id joins this person
             self.persons[str(other)] = person
             self._new_ids.append((str(other), person.id))
-        before = person.properties_json() if person.id not in changed else None
+        current = person.properties
+        touched = False
         set_once = props.get("$set_once")
         if isinstance(set_once, Mapping):
             for key, value in set_once.items():
-                person.properties.setdefault(key, value)
+                if key not in current:
+                    current[key] = value
+                    touched = True
         set_props = props.get("$set")
         if isinstance(set_props, Mapping):
-            person.properties.update(set_props)
+            for key, value in set_props.items():
+                old = current.get(key, _MISSING)
+                if old is _MISSING or old != value or type(old) is not type(value):
+                    current[key] = value
+                    touched = True
         unset = props.get("$unset")
         if isinstance(unset, list):
             for key in unset:
-                person.properties.pop(str(key), None)
-        if set_once or set_props or unset:
+                if current.pop(str(key), _MISSING) is not _MISSING:
+                    touched = True
+        if touched:
             person._json = None
-            if before is None or person.properties_json() != before:
-                changed[person.id] = person
+            changed[person.id] = person
         return person
 
     def _deduplicate(self, keys: list[tuple], behaviours: Behaviours) -> list[bool] | None:
