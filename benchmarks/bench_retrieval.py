@@ -68,16 +68,15 @@ def _digest(participants: pd.DataFrame) -> str:
 
 
 def _child(n: int, strategy: str) -> dict:
+    from drawkit.app.tools import preload
     from drawkit.cohorts import CohortGenerator
-    from drawkit.emulator.loaders import load_recharges
-    from drawkit.emulator.server import EmulatorServer
+    from drawkit.offline.posthog_emulator.server import EmulatorServer
     from drawkit.posthog import PostHogClient, RetryPolicy
     from drawkit.sources.posthog import PostHogDataSource
 
     recharges, persons = dataset(n)
     with EmulatorServer(calculation_seconds=0.3) as server:
-        load_recharges(server.store, recharges, persons)
-        server.store.sync()  # not timed: the data is "already in PostHog"
+        preload(server, recharges, persons, None)  # not timed: the data is "already in PostHog"
         client = PostHogClient.from_env(server.env(), policy=RetryPolicy(timeout=(3, 300)))
         source = PostHogDataSource(
             client, strategy=strategy, monitor=False,
@@ -87,7 +86,6 @@ def _child(n: int, strategy: str) -> dict:
         result = source.get_eligible_participants(DRAW_DATE)
         seconds = time.perf_counter() - started
         client.close()
-    server.store.conn.close()  # before interpreter exit, so duckdb shuts down cleanly
     return {
         "seconds": seconds,
         "requests": client.request_count(),

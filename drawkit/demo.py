@@ -83,8 +83,8 @@ def previous_draws(job: app.DrawJob, runtime: app.Runtime, dates: list[date], sa
 
 def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
     """Run the demo (see the module docstring)."""
-    from drawkit.emulator import EmulatorServer
     from drawkit.offline.drand_chain import LocalDrandChain
+    from drawkit.offline.posthog_emulator import EmulatorServer
 
     started = time.perf_counter()
     workspace = fresh_workspace(options.workspace)

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "drawkit"
 LAYERS: list[set[str]] = [
     {"__init__", "errors", "config", "msisdn", "redact", "synth", "store", "contract"},
     {"eligibility"},  # pure rules on DataFrames: the cohort filters and every source use them
-    {"posthog", "emulator", "beacon", "offline"},
+    {"posthog", "beacon", "offline"},  # clients, and the stand-ins for what they reach
     {"cohorts"},
     {"sources"},
     {"draw"},
@@ -29,7 +29,7 @@ RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 # What a door may use: the application layer, presentation, and plumbing.
 DOORS = {"cli", "demo", "notebooks", "__main__"}
 DOOR_MAY_IMPORT = {"app", "reports", "charts", "cli", "demo", "errors", "config", "redact",
-                   "emulator", "offline", "synth", "__init__"}
+                   "offline", "synth", "__init__"}
 
 
 def _top(module_path: Path) -> str:
@@ -99,18 +99,18 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if _top(p) != "__init__" or p.
 def test_module_imports_only_lower_layers(path: Path) -> None:
     own = _top(path)
     assert own in RANK, f"{own} is in no layer: add it to LAYERS in {__file__}"
-    # The emulator and the offline stand-ins are stand-alone servers: they must not use the
-    # client they stand in for.
     for imported in _tops(_drawkit_imports(ast.parse(path.read_text(encoding="utf-8")))):
         assert imported in RANK, f"{imported} is in no layer"
         assert RANK[imported] <= RANK[own], (
             f"drawkit/{path.relative_to(PACKAGE)} (layer {own}) imports the higher layer "
             f"drawkit.{imported}"
         )
-        if own == "emulator":
-            assert imported != "posthog", "the emulator must not import the client it emulates"
         if own == "offline":
-            assert imported != "beacon", "the local drand chain must not import its client"
+            # The stand-ins share no logic with the code they test: drawkit.errors at most.
+            assert imported in ("errors", "offline"), (
+                f"drawkit/{path.relative_to(PACKAGE)} (offline) imports drawkit.{imported}: an "
+                "offline stand-in may use drawkit.errors only"
+            )
 
 
 DOOR_MODULES = [p for p in MODULES if _top(p) in DOORS]

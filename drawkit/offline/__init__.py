@@ -1,7 +1,9 @@
-"""Offline stand-ins for the outside world, for tests, demos and work without a network.
+"""Offline stand-ins for the outside world: the offline default and the test doubles, never
+part of a draw's production flow.
 
-Nothing here is part of a production draw. :mod:`drawkit.offline.drand_chain` is a local
-drand-compatible beacon with its own throwaway key: its rounds are real BLS signatures, but
-whoever runs it holds the key and can know every value in advance, so it is never public
-randomness.
+* :mod:`drawkit.offline.posthog_emulator` — a local PostHog that models PostHog Cloud's
+  behaviours (docs/emulator.md), with its own ingestion and a ClickHouse engine.
+* :mod:`drawkit.offline.drand_chain` — a local drand-compatible beacon with its own
+  throwaway key: its rounds are real BLS signatures, but whoever runs it holds the key and
+  can know every value in advance, so it is never public randomness.
 """

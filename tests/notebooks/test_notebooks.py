@@ -166,7 +166,7 @@ def test_scan_finds_keys_and_numbers() -> None:
 @pytest.fixture(scope="module")
 def posthog_reports(tmp_path_factory, synth_small, make_runtime, make_fast_config):
     """The three notebooks against the emulator, data loaded through the capture API."""
-    from drawkit.emulator import EmulatorServer
+    from drawkit.offline.posthog_emulator import EmulatorServer
 
     root = tmp_path_factory.mktemp("posthog-reports")
     with EmulatorServer() as server:

@@ -14,8 +14,8 @@ import pytest
 from drawkit.app import DrawJob, Runtime, SourceSpec
 from drawkit.app.cohort import PARTICIPANTS_FILE
 from drawkit.app.draws import WINNERS_FILE
-from drawkit.emulator import EmulatorServer
 from drawkit.errors import ReportError
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.posthog.upload import upload_synth
 from drawkit.reports import run_report
 from drawkit.synth import generate
