@@ -19,7 +19,7 @@ from drawkit.errors import (
 from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 
 FAST = RetryPolicy(max_attempts=4, max_seconds=10, backoff_initial=0.01, backoff_max=0.05,
-                   max_retry_after=0.05, timeout=(2, 5))
+                   max_retry_after=0.05, max_rate_limited_seconds=1.0, timeout=(2, 5))
 NUMBERS = [f"+23480312{i:05d}" for i in range(12)]
 
 
