@@ -43,7 +43,7 @@ WINDOW = {"start": "2026-11-18T23:00:00Z", "end": "2026-11-19T23:00:00Z"}
 def _load_and_query(n: int) -> dict:
     import requests
 
-    from drawkit.emulator import EmulatorServer
+    from drawkit.offline.posthog_emulator import EmulatorServer
     from drawkit.synth import generate
 
     started = time.perf_counter()
@@ -70,7 +70,7 @@ def _load_and_query(n: int) -> dict:
 def _pandas_baseline(n: int) -> dict:
     import pandas as pd
 
-    from drawkit.emulator.loaders import recharge_events
+    from drawkit.offline.posthog_emulator.loaders import recharge_events
     from drawkit.synth import generate
 
     data = generate(subscribers=n, days=DAYS, end_date=END, seed=5)
@@ -110,7 +110,7 @@ def _events(batches: int) -> list[list[dict]]:
 def _capture_http(batches: int) -> dict:
     import requests
 
-    from drawkit.emulator import EmulatorServer
+    from drawkit.offline.posthog_emulator import EmulatorServer
 
     payloads = _events(batches)
     with EmulatorServer() as server, requests.Session() as session:
@@ -124,7 +124,7 @@ def _capture_http(batches: int) -> dict:
 
 
 def _capture_store(batches: int) -> dict:
-    from drawkit.emulator.store import Store
+    from drawkit.offline.posthog_emulator.store import Store
 
     payloads = _events(batches)
     store = Store()

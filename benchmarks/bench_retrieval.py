@@ -69,8 +69,8 @@ def _digest(participants: pd.DataFrame) -> str:
 
 def _child(n: int, strategy: str) -> dict:
     from drawkit.cohorts import CohortGenerator
-    from drawkit.emulator.loaders import load_recharges
-    from drawkit.emulator.server import EmulatorServer
+    from drawkit.offline.posthog_emulator.loaders import load_recharges
+    from drawkit.offline.posthog_emulator.server import EmulatorServer
     from drawkit.posthog import PostHogClient, RetryPolicy
     from drawkit.sources.posthog import PostHogDataSource
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from drawkit.emulator.faults import Faults
-from drawkit.emulator.filters import FilterError, match_property, resolve_datetime, validate_group
-from drawkit.emulator.hogql import HogQLError, run_query, substitute
-from drawkit.emulator.store import Store
+from drawkit.offline.posthog_emulator.faults import Faults
+from drawkit.offline.posthog_emulator.filters import FilterError, match_property, resolve_datetime, validate_group
+from drawkit.offline.posthog_emulator.hogql import HogQLError, run_query, substitute
+from drawkit.offline.posthog_emulator.store import Store
 
 PROPS = {"plan": "pro", "points": 12, "flag": True, "email": "Ada@Example.org", "empty": None}
 

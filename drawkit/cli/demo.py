@@ -36,7 +36,7 @@ from drawkit.config import (
     PromotionConfig,
 )
 from drawkit.draw import beacon, commit_draw, publish, run_draw
-from drawkit.emulator import EmulatorServer
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.errors import DrawkitError
 from drawkit.redact import register_secrets
 from drawkit.reports import run_reports

@@ -70,7 +70,7 @@ def _setting(flag: str | None, variable: str) -> str:
 
 def build_server(args: argparse.Namespace):  # noqa: ANN201 - EmulatorServer, imported lazily
     """The configured (not yet started) EmulatorServer for ``args``."""
-    from drawkit.emulator import EmulatorServer, Faults
+    from drawkit.offline.posthog_emulator import EmulatorServer, Faults
 
     project_id = (args.project_id or os.environ.get(ENV_PROJECT_ID) or "1").strip()
     if not project_id.isdigit():

@@ -1,6 +1,6 @@
 """Fixtures for tests that talk to PostHog over real HTTP: the local emulator.
 
-- ``emulator``: a started :class:`~drawkit.emulator.EmulatorServer` on a free loopback port,
+- ``emulator``: a started :class:`~drawkit.offline.posthog_emulator.EmulatorServer` on a free loopback port,
   with POSTHOG_BASE_URL, POSTHOG_PROJECT_ID, POSTHOG_API_KEY and POSTHOG_PROJECT_API_KEY
   monkeypatched to point at it (random keys per test). Faults are off; cohorts calculate
   for 0.3 s. ``emulator.env()`` returns the same four variables as a dict.
@@ -16,7 +16,7 @@ from datetime import date
 
 import pytest
 
-from drawkit.emulator import EmulatorServer
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.synth import SynthData, generate
 
 SYNTH_END_DATE = date(2026, 11, 20)

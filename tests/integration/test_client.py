@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import pytest
 
-from drawkit.emulator.server import EmulatorServer
+from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.errors import (
     PostHogAuthError,
     PostHogBadRequestError,

@@ -10,7 +10,7 @@ import pytest
 
 from drawkit.cohorts import CohortGenerator
 from drawkit.config import PromotionConfig
-from drawkit.emulator.server import EmulatorServer
+from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.errors import CohortNotReadyError, InputError
 from drawkit.posthog import PostHogClient, RetryPolicy
 from drawkit.posthog.upload import upload_recharges

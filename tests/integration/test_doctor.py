@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drawkit.cli import main
-from drawkit.emulator.server import EmulatorServer
+from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import REQUIRED_SCOPES
 from drawkit.posthog.doctor import run_checks
 

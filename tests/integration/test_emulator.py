@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import requests
 
-from drawkit.emulator import EmulatorServer
-from drawkit.emulator.loaders import RECHARGE_NAMESPACE, load_dir, load_recharges
+from drawkit.offline.posthog_emulator import EmulatorServer
+from drawkit.offline.posthog_emulator.loaders import RECHARGE_NAMESPACE, load_dir, load_recharges
 
 TIMEOUT = 5
 

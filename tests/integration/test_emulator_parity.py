@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drawkit.emulator import EmulatorServer
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.posthog import PostHogClient
 from drawkit.posthog.upload import upload_synth
 

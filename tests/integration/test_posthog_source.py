@@ -14,7 +14,7 @@ import pytest
 from drawkit.config import PromotionConfig
 from drawkit.contract import DrawOutcome, PublishedWinner, completed_uuid, winner_uuid
 from drawkit.eligibility import BLACKLISTED, UNDER_ONE_POINT
-from drawkit.emulator.server import EmulatorServer
+from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 from drawkit.posthog.upload import UploadSummary, upload_synth
 from drawkit.sources.base import DrawDataSource

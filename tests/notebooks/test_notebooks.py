@@ -159,7 +159,7 @@ def test_scan_finds_keys_and_numbers() -> None:
 @pytest.fixture(scope="module")
 def posthog_reports(tmp_path_factory, synth_small):
     """The three notebooks against the emulator, data loaded through the capture API."""
-    from drawkit.emulator import EmulatorServer
+    from drawkit.offline.posthog_emulator import EmulatorServer
 
     root = tmp_path_factory.mktemp("posthog-reports")
     with EmulatorServer() as server, pytest.MonkeyPatch.context() as patch:

@@ -231,7 +231,7 @@ def test_local_publish_killed_midway_completes_with_each_event_once(
 
 @pytest.fixture
 def emulator():  # noqa: ANN201
-    from drawkit.emulator import EmulatorServer
+    from drawkit.offline.posthog_emulator import EmulatorServer
 
     server = EmulatorServer(calculation_seconds=0.0)
     server.start()

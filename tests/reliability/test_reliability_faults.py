@@ -19,7 +19,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from drawkit.emulator import EmulatorServer
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.errors import (
     PostHogError,
     PostHogRateLimitedError,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from drawkit.emulator import EmulatorServer
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.errors import ReportError
 from drawkit.posthog import PostHogClient
 from drawkit.posthog.upload import upload_synth

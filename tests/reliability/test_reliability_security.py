@@ -213,7 +213,7 @@ def test_cli_draw_verify_and_events_never_print_a_full_number(tmp_path, reliabil
 
 
 def test_debug_logs_of_a_persons_lookup_by_number_are_masked(reliability) -> None:  # noqa: ANN001
-    from drawkit.emulator import EmulatorServer
+    from drawkit.offline.posthog_emulator import EmulatorServer
     from drawkit.redact import install_log_redaction
 
     stream = io.StringIO()

@@ -9,8 +9,8 @@ See docs/emulator.md for the endpoints, the HogQL subset and fault injection.
 
 from __future__ import annotations
 
-from drawkit.emulator.faults import Faults
-from drawkit.emulator.server import EmulatorServer
-from drawkit.emulator.store import Person, Store
+from drawkit.offline.posthog_emulator.faults import Faults
+from drawkit.offline.posthog_emulator.server import EmulatorServer
+from drawkit.offline.posthog_emulator.store import Person, Store
 
 __all__ = ["EmulatorServer", "Faults", "Person", "Store"]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from drawkit.emulator.store import Store, parse_timestamp, utcnow
+from drawkit.offline.posthog_emulator.store import Store, parse_timestamp, utcnow
 
 PERSON_OPERATORS = {
     "exact", "is_not", "is_set", "is_not_set", "gt", "gte", "lt", "lte",

@@ -1,8 +1,8 @@
 """Route handlers: capture, project/user, persons, query and the admin endpoints.
 
 Each handler takes ``(emulator, request)`` and returns ``(status, body, headers)`` or
-raises :class:`~drawkit.emulator.protocol.ApiError`. Cohort routes live in
-:mod:`drawkit.emulator.cohorts`.
+raises :class:`~drawkit.offline.posthog_emulator.protocol.ApiError`. Cohort routes live in
+:mod:`drawkit.offline.posthog_emulator.cohorts`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from drawkit.emulator import cohorts
-from drawkit.emulator.filters import FilterError, match_property, validate_property
-from drawkit.emulator.hogql import HogQLError, run_query
-from drawkit.emulator.protocol import ApiError, Request, not_found, paginate, validation_error
-from drawkit.emulator.store import CaptureError
+from drawkit.offline.posthog_emulator import cohorts
+from drawkit.offline.posthog_emulator.filters import FilterError, match_property, validate_property
+from drawkit.offline.posthog_emulator.hogql import HogQLError, run_query
+from drawkit.offline.posthog_emulator.protocol import ApiError, Request, not_found, paginate, validation_error
+from drawkit.offline.posthog_emulator.store import CaptureError
 
 if TYPE_CHECKING:
-    from drawkit.emulator.server import EmulatorServer
+    from drawkit.offline.posthog_emulator.server import EmulatorServer
 
 Response = tuple[int, Any, dict[str, str]]
 CONFIG_FIELDS = {"scopes", "calculation_seconds", "hogql_rate_limit"}

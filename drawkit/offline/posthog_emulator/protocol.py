@@ -38,7 +38,7 @@ def validation_error(detail: str, attr: str | None = None, code: str = "invalid_
 
 @dataclass
 class Request:
-    """One parsed request, handed to the route handlers in :mod:`drawkit.emulator.api`."""
+    """One parsed request, handed to the route handlers in :mod:`drawkit.offline.posthog_emulator.api`."""
 
     method: str
     path: str

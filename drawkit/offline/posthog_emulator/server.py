@@ -1,7 +1,7 @@
 """The emulator's HTTP server: capture, private API (persons, cohorts, query) and admin.
 
 ``EmulatorServer`` runs a ``ThreadingHTTPServer`` on a background thread. Requests to the
-capture and private API pass through fault injection (:mod:`drawkit.emulator.faults`) and
+capture and private API pass through fault injection (:mod:`drawkit.offline.posthog_emulator.faults`) and
 are recorded in ``request_log`` (method, path, status, fault; never bodies or keys).
 ``/_emulator/...`` admin routes answer loopback clients only and never fail on purpose.
 """
@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from drawkit.config import PromotionConfig
-from drawkit.emulator import api
-from drawkit.emulator.faults import Faults
-from drawkit.emulator.protocol import ApiError, Request, not_found, validation_error
-from drawkit.emulator.store import Store
+from drawkit.offline.posthog_emulator import api
+from drawkit.offline.posthog_emulator.faults import Faults
+from drawkit.offline.posthog_emulator.protocol import ApiError, Request, not_found, validation_error
+from drawkit.offline.posthog_emulator.store import Store
 from drawkit.redact import redact
 
 ALL_SCOPES = ("*",)
@@ -135,14 +135,14 @@ class EmulatorServer:
     def load_synth(self, data: Any, config: PromotionConfig | None = None) -> dict[str, Any]:
         """Pre-load a ``drawkit.synth.SynthData`` as the capture upload would leave it
         (event and property names, timezone from ``config``); returns counts."""
-        from drawkit.emulator.loaders import load_synth
+        from drawkit.offline.posthog_emulator.loaders import load_synth
 
         self.synth = data
         return load_synth(self.store, data, config)
 
     def load_dir(self, path: Any, config: PromotionConfig | None = None) -> dict[str, Any]:
         """Pre-load exported files (recharges.csv|parquet, blacklist.csv or persons.csv)."""
-        from drawkit.emulator.loaders import load_dir
+        from drawkit.offline.posthog_emulator.loaders import load_dir
 
         return load_dir(self.store, path, config)
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from drawkit.config import PromotionConfig
 from drawkit.eligibility import parse_timestamps
-from drawkit.emulator.store import Store, utcnow, uuid5_text
+from drawkit.offline.posthog_emulator.store import Store, utcnow, uuid5_text
 from drawkit.errors import InputError
 from drawkit.msisdn import normalize_series
 

@@ -20,13 +20,13 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import TYPE_CHECKING, Any
 
-from drawkit.emulator.filters import FilterError, evaluate, validate_group
-from drawkit.emulator.hogql import HogQLError, run_query
-from drawkit.emulator.protocol import ApiError, Request, not_found, paginate, validation_error
-from drawkit.emulator.store import iso, utcnow
+from drawkit.offline.posthog_emulator.filters import FilterError, evaluate, validate_group
+from drawkit.offline.posthog_emulator.hogql import HogQLError, run_query
+from drawkit.offline.posthog_emulator.protocol import ApiError, Request, not_found, paginate, validation_error
+from drawkit.offline.posthog_emulator.store import iso, utcnow
 
 if TYPE_CHECKING:
-    from drawkit.emulator.server import EmulatorServer
+    from drawkit.offline.posthog_emulator.server import EmulatorServer
 
 Response = tuple[int, Any, dict[str, str]]
 PROJECT = r"^/api/(?:projects|environments)/(?P<project_id>[^/]+)"

@@ -26,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from drawkit.emulator.store import Store, parse_timestamp, utcnow
+from drawkit.offline.posthog_emulator.store import Store, parse_timestamp, utcnow
 
 DEFAULT_RETURNED_ROWS = 100
 MAX_SELECT_RETURNED_ROWS = 50_000
