@@ -68,7 +68,7 @@ def _digest(participants: pd.DataFrame) -> str:
 
 
 def _child(n: int, strategy: str) -> dict:
-    from drawkit.cohorts import CohortGenerator
+    from drawkit.sources.posthog_cohort import CohortGenerator
     from drawkit.offline.posthog_emulator.loaders import load_recharges
     from drawkit.offline.posthog_emulator.server import EmulatorServer
     from drawkit.posthog import PostHogClient, RetryPolicy

@@ -36,8 +36,8 @@ from drawkit.config import (
     PromotionConfig,
 )
 from drawkit.draw import beacon, commit_draw, publish, run_draw
-from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.errors import DrawkitError
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.redact import register_secrets
 from drawkit.reports import run_reports
 

@@ -62,8 +62,9 @@ class RetryPolicy:
     are retried with exponential backoff (``backoff_initial`` up to ``backoff_max``) for
     at most ``max_attempts`` attempts and ``max_seconds`` in all. A 429 is waited out:
     its Retry-After (clamped to ``max_retry_after``) is honoured, for at most
-    ``max_rate_limited_seconds`` of waiting and ``max_rate_limited_attempts`` answers. ``hogql_per_hour`` is the client's
-    own HogQL budget (None: no budget), counted before PostHog's throttle is hit.
+    ``max_rate_limited_seconds`` of waiting and ``max_rate_limited_attempts`` answers.
+    ``hogql_per_hour`` is the client's own HogQL budget (None: no budget), counted
+    before PostHog's throttle is hit.
     """
 
     max_attempts: int = 5

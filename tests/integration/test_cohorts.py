@@ -8,7 +8,7 @@ from datetime import date, time
 import pandas as pd
 import pytest
 
-from drawkit.cohorts import CohortGenerator
+from drawkit.sources.posthog_cohort import CohortGenerator
 from drawkit.config import PromotionConfig
 from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.errors import CohortNotReadyError, InputError

@@ -17,7 +17,13 @@ from urllib.parse import parse_qs
 from drawkit.offline.posthog_emulator import cohorts
 from drawkit.offline.posthog_emulator.filters import FilterError, match_property, validate_property
 from drawkit.offline.posthog_emulator.hogql import HogQLError, run_query
-from drawkit.offline.posthog_emulator.protocol import ApiError, Request, not_found, paginate, validation_error
+from drawkit.offline.posthog_emulator.protocol import (
+    ApiError,
+    Request,
+    not_found,
+    paginate,
+    validation_error,
+)
 from drawkit.offline.posthog_emulator.store import CaptureError
 
 if TYPE_CHECKING:

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from drawkit.offline.posthog_emulator.filters import FilterError, evaluate, validate_group
 from drawkit.offline.posthog_emulator.hogql import HogQLError, run_query
-from drawkit.offline.posthog_emulator.protocol import ApiError, Request, not_found, paginate, validation_error
+from drawkit.offline.posthog_emulator.protocol import (
+    ApiError,
+    Request,
+    not_found,
+    paginate,
+    validation_error,
+)
 from drawkit.offline.posthog_emulator.store import iso, utcnow
 
 if TYPE_CHECKING:

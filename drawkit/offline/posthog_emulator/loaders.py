@@ -21,9 +21,9 @@ import pandas as pd
 
 from drawkit.config import PromotionConfig
 from drawkit.eligibility import parse_timestamps
-from drawkit.offline.posthog_emulator.store import Store, utcnow, uuid5_text
 from drawkit.errors import InputError
 from drawkit.msisdn import normalize_series
+from drawkit.offline.posthog_emulator.store import Store, utcnow, uuid5_text
 
 # Must equal drawkit.posthog.upload.RECHARGE_NAMESPACE (a test checks they agree).
 RECHARGE_NAMESPACE = uuidlib.UUID("0b4c3a52-6c1e-5d8e-a7f4-3f1d9e2b6a10")
