@@ -29,6 +29,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -275,9 +276,10 @@ class HogQLBuilder:
 
     def points(self, window: DrawWindow, after: str = "", limit: int = FIRST_PACKED_ROWS
                ) -> str:
-        """Per-id rows packed by bucket (the distinct id less its last 3 characters),
-        keyset-paged by bucket."""
-        bucket = f"substringUTF8(did, 1, lengthUTF8(did) - {BUCKET_TAIL})"
+        """Per-id rows packed by bucket (the distinct id less its last 3 characters; a
+        distinct id that is not ASCII is its own bucket), keyset-paged by bucket."""
+        bucket = (f"if(match(did, '^[ -~]+$'), substring(did, 1, length(did) - {BUCKET_TAIL}), "
+                  "did)")
         return (
             f"SELECT bucket, groupArray(tuple(did, rows, kobo_sum, points, point_rows, "
             f"banned)) AS members FROM (SELECT *, {bucket} AS bucket "
@@ -727,3 +729,20 @@ def _hogql_result(per_id: pd.DataFrame, acc: pd.DataFrame, rejected: pd.DataFram
     empty = pd.DataFrame(columns=["transaction_id", "msisdn", "amount_ngn", "timestamp"])
     return EligibilityResult(participants, rejected, empty.assign(rule=pd.Series(dtype=object)),
                              summary)
+
+
+def with_rows_not_sent(result: EligibilityResult, not_sent: pd.DataFrame) -> EligibilityResult:
+    """``result`` with the rows an upload could not send (``UploadSummary.not_sent``:
+    transaction_id, msisdn, amount_ngn, reason) counted and listed as rejected, so the
+    PostHog path accounts for every row of the source file as the local path does."""
+    if not_sent is None or not_sent.empty:
+        return result
+    extra = not_sent.assign(timestamp=pd.NaT)[["transaction_id", "msisdn", "amount_ngn",
+                                               "timestamp", "reason"]]
+    rejected = pd.concat([result.rejected, extra], ignore_index=True)
+    counts = dict(result.summary.rows_rejected)
+    for reason, count in extra["reason"].value_counts().items():
+        counts[str(reason)] = counts.get(str(reason), 0) + int(count)
+    summary = replace(result.summary, rows_in=result.summary.rows_in + len(extra),
+                      rows_rejected=dict(sorted(counts.items())))
+    return EligibilityResult(result.participants, rejected, result.excluded, summary)
