@@ -41,6 +41,9 @@ logger = logging.getLogger("drawkit.posthog")
 SKIP_MSISDN = "invalid_msisdn"
 SKIP_TIMESTAMP = "unreadable_timestamp"
 SKIP_TRANSACTION = "missing_transaction_id"
+# Uploaded events PostHog's queries see (each uuid once, even before PostHog's merge).
+_QUERYABLE = ("SELECT count() FROM (SELECT DISTINCT uuid FROM events WHERE event = '{event}' "
+              "AND toString(uuid) IN ({ids}))")
 _PLAIN = re.compile(r"^[+-]?(?:[0-9]+|[0-9]*\.[0-9]+)$")
 
 
@@ -248,14 +251,13 @@ def wait_until_queryable(
     config = config or PromotionConfig()
     wanted = set(summary.uuids)
     event = config.posthog.recharge_event.replace("\\", "\\\\").replace("'", "\\'")
-    query = (f"SELECT count() FROM (SELECT DISTINCT uuid FROM events WHERE event = '{event}' "  # noqa: S608
-             f"AND toString(uuid) IN ({{ids}}))")
     started = clock()
     chunks = [sorted(wanted)[i : i + 5000] for i in range(0, len(wanted), 5000)]
     pending = list(chunks)
     while pending:
         ids = ", ".join(f"'{u}'" for u in pending[0])
-        seen = int(client.query(query.format(ids=ids), refresh="force_blocking").results[0][0])
+        query = _QUERYABLE.format(event=event, ids=ids)
+        seen = int(client.query(query, refresh="force_blocking").results[0][0])
         if seen >= len(pending[0]):
             pending.pop(0)
             continue

@@ -207,13 +207,13 @@ class HogQLBuilder:
             branches += [_in("ar", raws), _q(_OK if reason == _CHECKED else reason)]
         fast = (f"(quoted OR (lengthUTF8(ar) <= {FAST_JSON_MAX_LENGTH} "
                 f"AND match(ar, {_q(FAST_JSON_NUMBER)})))")
-        branches += [f"NOT plain OR NOT {fast}", _q(NON_NUMERIC_AMOUNT),
+        branches += [f"NOT plain OR not({fast})", _q(NON_NUMERIC_AMOUNT),
                      f"negative OR {zero}", _q(NON_POSITIVE_AMOUNT),
                      too_large, _q(AMOUNT_TOO_LARGE)]
         reason = f"multiIf({', '.join(branches)}, {_q(_OK)})"
         digits = ("toInt(concat(if(ipart = '', '0', ipart), "
                   "substring(concat(fpart, '00'), 1, 2)))")
-        kobo = f"if(plain AND NOT {too_large}, {digits}, 0)"
+        kobo = f"if(plain AND not({too_large}), {digits}, 0)"
         by_kobo: dict[int, list[str]] = {}
         for raw, (why, cents) in sorted(self.odd_amounts.items()):
             if why is None:
@@ -227,8 +227,8 @@ class HogQLBuilder:
 
     def odd_values(self, limit: int = ODD_LIMIT + 1) -> str:
         """Distinct (distinct id, raw amount) pairs that HogQL cannot decide alone."""
-        odd_amount = (f"(NOT startsWith(ar, '\"') AND ar != '' AND ar != 'null' AND NOT "
-                      f"(lengthUTF8(ar) <= {FAST_JSON_MAX_LENGTH} "
+        odd_amount = (f"(NOT startsWith(ar, '\"') AND ar != '' AND ar != 'null' AND "
+                      f"not(lengthUTF8(ar) <= {FAST_JSON_MAX_LENGTH} "
                       f"AND match(ar, {_q(FAST_JSON_NUMBER)})))")
         odd_id = f"NOT match(did, {_q(e164_pattern())})"
         return (
@@ -291,7 +291,7 @@ class HogQLBuilder:
         """Per reason: rows, distinct transaction ids, ids first seen outside the window."""
         return (
             "SELECT reason, sum(n) AS row_count, count() AS tids, "
-            f"countIf(NOT {self._inside(window)}) AS outside "
+            f"countIf(not({self._inside(window)})) AS outside "
             "FROM (SELECT tid, reason, count() AS n, min(ts) AS first_ts "
             f"FROM ({self.typed()}) GROUP BY tid, reason) "
             "GROUP BY reason ORDER BY reason LIMIT 1000"
