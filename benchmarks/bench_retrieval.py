@@ -68,11 +68,11 @@ def _digest(participants: pd.DataFrame) -> str:
 
 
 def _child(n: int, strategy: str) -> dict:
-    from drawkit.sources.posthog_cohort import CohortGenerator
     from drawkit.offline.posthog_emulator.loaders import load_recharges
     from drawkit.offline.posthog_emulator.server import EmulatorServer
     from drawkit.posthog import PostHogClient, RetryPolicy
     from drawkit.sources.posthog import PostHogDataSource
+    from drawkit.sources.posthog_cohort import CohortGenerator
 
     recharges, persons = dataset(n)
     with EmulatorServer(calculation_seconds=0.3) as server:

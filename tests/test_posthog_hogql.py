@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import cache
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest

@@ -8,7 +8,6 @@ import time
 import pandas as pd
 import pytest
 
-from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.errors import (
     PostHogAuthError,
     PostHogBadRequestError,
@@ -16,6 +15,7 @@ from drawkit.errors import (
     PostHogRateLimitedError,
     PostHogUnavailableError,
 )
+from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 
 FAST = RetryPolicy(max_attempts=4, max_seconds=10, backoff_initial=0.01, backoff_max=0.05,

@@ -8,12 +8,12 @@ from datetime import date, time
 import pandas as pd
 import pytest
 
-from drawkit.sources.posthog_cohort import CohortGenerator
 from drawkit.config import PromotionConfig
-from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.errors import CohortNotReadyError, InputError
+from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy
 from drawkit.posthog.upload import upload_recharges
+from drawkit.sources.posthog_cohort import CohortGenerator
 
 FAST = RetryPolicy(max_attempts=3, max_seconds=5, backoff_initial=0.01, timeout=(2, 5))
 DRAW = date(2026, 11, 27)  # window [2026-11-25 23:00Z, 2026-11-26 23:00Z)

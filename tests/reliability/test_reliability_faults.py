@@ -19,12 +19,12 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.errors import (
     PostHogError,
     PostHogRateLimitedError,
     PostHogUnavailableError,
 )
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.posthog import PostHogClient
 from drawkit.posthog.transport import RetryPolicy
 
