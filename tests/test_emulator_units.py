@@ -1,12 +1,24 @@
-"""The emulator's pieces without HTTP: property filters, HogQL translation, faults."""
+"""The emulator's pieces without HTTP: filters, HogQL parse/print/run, ingestion rules, faults."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from drawkit.offline.posthog_emulator.cohort_filters import (
+    FilterError,
+    match_property,
+    resolve_datetime,
+    validate_group,
+)
+from drawkit.offline.posthog_emulator.cohort_filters import normalise as normalise_filters
 from drawkit.offline.posthog_emulator.faults import Faults
-from drawkit.offline.posthog_emulator.filters import FilterError, match_property, resolve_datetime, validate_group
-from drawkit.offline.posthog_emulator.hogql import HogQLError, run_query, substitute
+from drawkit.offline.posthog_emulator.hogql.errors import HogQLError
+from drawkit.offline.posthog_emulator.hogql.parser import parse_select
+from drawkit.offline.posthog_emulator.hogql.printer import Printer, Settings
+from drawkit.offline.posthog_emulator.hogql.runner import QueryOptions, run_hogql
+from drawkit.offline.posthog_emulator.ingestion import detect_property_type, normalise
 from drawkit.offline.posthog_emulator.store import Store
 
 PROPS = {"plan": "pro", "points": 12, "flag": True, "email": "Ada@Example.org", "empty": None}
@@ -66,11 +78,12 @@ def test_relative_datetimes():
     assert resolve_datetime("2026-11-19T00:00:00+01:00") == datetime(2026, 11, 18, 23, 0)
 
 
-def test_placeholders_skip_string_literals_and_quote_values():
-    text = substitute(
-        "SELECT '{a}', {a}, {b}, {c}, {d} FROM t", {"a": "it's", "b": 2, "c": [1, 2], "d": None}
-    )
-    assert text == "SELECT '{a}', 'it\\'s', 2, (1, 2), NULL FROM t"
+def test_placeholders_are_constants_never_spliced_text():
+    text = "SELECT '{a}', {a}, {b}, {c}, {d}"
+    body = run_hogql(STORE, text, {"a": "it's", "b": 2, "c": [1, 2], "d": None}, OPTIONS)
+    assert body["results"] == [["{a}", "it's", 2, [1, 2], None]]
+    with pytest.raises(HogQLError, match="Placeholder"):
+        run_hogql(STORE, "SELECT {nope}", {}, OPTIONS)
 
 
 def _event(i: int) -> dict:
@@ -86,12 +99,10 @@ def _event(i: int) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def store() -> Store:
-    s = Store()
-    s.capture([_event(i) for i in range(6)])
-    return s
-
+STORE = Store()
+STORE.ingest([_event(i) for i in range(6)])
+OPTIONS = QueryOptions(persons_on_events=False, property_typing=False, legacy_functions=False,
+                       paginate_always=True, max_execution_seconds=10)  # fmt: skip
 
 HOGQL_CASES = [
     ("SELECT DISTINCT event FROM events", [["recharge"]]),
@@ -114,7 +125,7 @@ HOGQL_CASES = [
     ("SELECT properties.nested.a.b FROM events ORDER BY 1 LIMIT 2", [["0"], ["1"]]),
     (
         "SELECT countIf(toFloat(properties.amount_ngn) > 200), uniqExact(distinct_id), "
-        "sumIf(1, properties.amount_ngn >= 300) FROM events",
+        "sumIf(1, toFloat(properties.amount_ngn) >= 300) FROM events",
         [[3, 6, 3]],
     ),
     (
@@ -122,10 +133,13 @@ HOGQL_CASES = [
         "ORDER BY timestamp LIMIT 1",
         [[1767261600, "2026-01-01"]],
     ),
+    # ClickHouse semantics: ties round to even, a padded number is not a number
+    ("SELECT round(2.5), round(0.125, 2), toFloat64OrNull(' 100'), toFloat(' 100')",
+     [[2, 0.12, None, None]]),
     (
-        "SELECT round(1.26, 1), abs(-2), lower('A'), length('abc'), concat('a', 'b'), "
-        "if(1 > 0, 'y', 'n'), ifNull(NULL, 3), isNull(NULL)",
-        [[1.3, 2, "a", 3, "ab", "y", 3, True]],
+        "SELECT abs(-2), lower('A'), length('abc'), concat('a', 'b', NULL, 1), "
+        "if(1 > 0, 'y', 'n'), ifNull(NULL, 3), isNull(NULL), coalesce(NULL, 'z')",
+        [[2, "a", 3, "ab1", "y", 3, 1, "z"]],
     ),
     (
         "SELECT CASE WHEN toInt(properties.amount_ngn) > 200 THEN 'big' ELSE 'small' END AS k, "
@@ -137,23 +151,98 @@ HOGQL_CASES = [
         "FROM events WHERE distinct_id = 'd1'",
         [[100.0, '{"a":{"b":1}}']],
     ),
-    ("SELECT toInt('2.9'), toInt('-2.9'), intDiv(250, 100), toString(7)", [[2, -2, 2, "7"]]),
+    (
+        "SELECT toInt('2'), toInt('2.9'), intDiv(250, 100), toString(7), toDecimal('1.25', 1), "
+        "multiIf(1 = 2, 'a', 'b'), argMin('x', 1), trimBoth('  t '), "
+        "splitByChar(',', 'a,b'), substring('hello', 2, 3), replaceRegexpAll('a1b2', '[0-9]', ''), "
+        "match('abc', '^a'), startsWith('abc', 'ab'), upper('x')",
+        [[2, None, 2, "7", 1.2, "b", "x", "t", ["a", "b"], "ell", "ab", 1, 1, "X"]],
+    ),
+    (
+        "SELECT toDateTime('2026-11-19 11:00:00+02:00'), "
+        "toTimeZone(toDateTime('2026-11-19 10:00:00'), 'Africa/Lagos')",
+        [["2026-11-19T09:00:00Z", "2026-11-19T11:00:00+01:00"]],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("query", "expected"), HOGQL_CASES)
-def test_hogql_subset(store, query, expected):
-    assert run_query(store, query)["results"] == expected
+def test_hogql_runs_with_clickhouse_semantics(query, expected):
+    assert run_hogql(STORE, query, None, OPTIONS)["results"] == expected
 
 
-def test_hogql_column_names_follow_aliases_and_expressions(store):
-    body = run_query(
-        store,
+def test_property_reads_print_as_posthogs_printer_does():
+    tree = parse_select("SELECT properties.amount FROM events WHERE person.properties.x = 'a'")
+    sql = Printer(Settings("db", person_property_types={"x": "Boolean"})).print_query(tree).sql
+    assert ("replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, 'amount'), ''), "
+            "'null'), '^\"|\"$', '')") in sql  # fmt: skip
+    assert "ifNull(equals(accurateCastOrNull(transform(toString(" in sql
+    assert "events.person_properties" in sql
+    typed = Printer(Settings("db", event_property_types={"amount": "Numeric"})).print_query(tree)
+    assert "accurateCastOrNull(replaceRegexpAll(" in typed.sql and "'Float64')" in typed.sql
+
+
+def test_limits_are_clamped_and_paged_as_posthog_does():
+    def printed(text: str, **kw):
+        return Printer(Settings("db", **kw)).print_query(parse_select(text))
+
+    assert printed("SELECT 1 FROM events").sql.endswith("LIMIT 101")
+    clamped = printed("SELECT 1 FROM events LIMIT 60000")
+    assert clamped.sql.endswith("LIMIT 50000") and clamped.limit is None
+    inner = printed("SELECT * FROM (SELECT uuid FROM events LIMIT 70000) LIMIT 10")
+    assert "LIMIT 70000" in inner.sql and inner.sql.endswith("LIMIT 10")
+
+
+def test_old_self_hosted_has_no_to_float_or_null():
+    legacy = QueryOptions(False, False, True, True, 10)
+    with pytest.raises(HogQLError, match="Unsupported function call 'toFloatOrNull"):
+        run_hogql(STORE, "SELECT toFloatOrNull('1')", None, legacy)
+    assert run_hogql(STORE, "SELECT toFloatOrNull('1')", None, OPTIONS)["results"] == [[1.0]]
+
+
+def test_sent_at_correction_and_future_timestamps():
+    now = datetime(2026, 11, 20, 0, 10, tzinfo=UTC)
+    raw = {"event": "e", "distinct_id": "d", "timestamp": "2026-11-19T23:45:00Z"}
+    moved = normalise(raw, now, "2026-11-19T23:50:00Z", correct_timestamps=True)
+    assert moved.timestamp == datetime(2026, 11, 20, 0, 5, tzinfo=UTC)  # across midnight
+    kept = normalise({**raw, "properties": {"$ignore_sent_at": True}}, now,
+                     "2026-11-19T23:50:00Z", correct_timestamps=True)  # fmt: skip
+    assert kept.timestamp == datetime(2026, 11, 19, 23, 45, tzinfo=UTC)
+    future = normalise({**raw, "timestamp": "2026-11-21T02:00:00Z"}, now, None,
+                       correct_timestamps=True)  # fmt: skip
+    assert future.timestamp == now
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [("amount", 100, "Numeric"), ("amount", "100", "String"), ("flag", True, "Boolean"),
+     ("flag", "false", "Boolean"), ("utm_source", 5, "String"),
+     ("paid_at", "2026-11-19", "DateTime"),
+     ("note", "2026-11-19T10:00:00Z", "DateTime"), ("x", None, None)],
+)  # fmt: skip
+def test_property_types_as_property_defs_detects_them(key, value, expected):
+    assert detect_property_type(key, value) == expected
+
+
+def test_normalised_filters_gain_negation_bytecode_and_condition_hash():
+    leaf = {"type": "person", "key": "blacklisted", "operator": "is_not", "value": ["true"]}
+    stored, realtime = normalise_filters({"type": "AND", "values": [leaf]})
+    got = stored["values"][0]
+    assert got["negation"] is False and got["bytecode"][:2] == ["_H", 1]
+    assert len(got["conditionHash"]) == 16 and realtime is True
+    assert normalise_filters({"type": "AND", "values": [leaf]})[0] == stored  # deterministic
+
+
+def test_hogql_column_names_follow_aliases_and_expressions():
+    body = run_hogql(
+        STORE,
         "SELECT distinct_id, count() AS n, sum(toFloat(properties.amount_ngn)) "
         "FROM events GROUP BY distinct_id",
+        None,
+        OPTIONS,
     )
     assert body["columns"] == ["distinct_id", "n", "sum(toFloat(properties.amount_ngn))"]
-    assert [t[1] for t in body["types"]] == ["String", "Int64", "Float64"]
+    assert [t[1] for t in body["types"]] == ["String", "UInt64", "Nullable(Float64)"]
 
 
 @pytest.mark.parametrize(
@@ -162,15 +251,17 @@ def test_hogql_column_names_follow_aliases_and_expressions(store):
         ("SELECT * FROM persons_raw", "invalid_input"),
         ("SELECT toFloat()", "invalid_input"),
         ("SELECT intDiv(1, 2, 3)", "invalid_input"),
-        ("SELECT sleepEachRow(1)", "unsupported_function"),
+        ("SELECT sleepEachRow(1)", "invalid_input"),
+        ("SELECT tofloat(1)", "invalid_input"),  # HogQL names are case-sensitive
         ("SELECT (", "syntax_error"),
-        ("INSERT INTO events VALUES (1)", "invalid_input"),
-        ("SELECT toFloat(properties.x) FROM events GROUP BY nope", "query_error"),
+        ("INSERT INTO events VALUES (1)", "syntax_error"),
+        ("SELECT toFloat(properties.x) FROM events GROUP BY nope", "invalid_input"),
+        ("SELECT properties.amount_ngn < 1 FROM events", "query_error"),  # String < number
     ],
 )
-def test_hogql_errors_carry_a_code(store, query, code):
+def test_hogql_errors_carry_a_code(query, code):
     with pytest.raises(HogQLError) as caught:
-        run_query(store, query)
+        run_hogql(STORE, query, None, OPTIONS)
     assert caught.value.code == code
 
 
@@ -187,14 +278,3 @@ def test_faults_update_validates_and_reset_restores_defaults():
     assert faults.draw() is None
 
 
-def test_person_changes_reach_queries_incrementally():
-    store = Store()
-    store.add_persons((f"p{i}", {"flag": False}, None) for i in range(20))
-    query = "SELECT properties.flag AS flag, count() AS n FROM persons GROUP BY flag ORDER BY flag"
-    assert run_query(store, query)["results"] == [["false", 20]]
-    store.capture([{"event": "$set", "distinct_id": "p3", "$set": {"flag": True}}])
-    store.capture([{"event": "x", "distinct_id": "new", "properties": {"$set": {"flag": True}}}])
-    assert store._changed == {"p3", "new"}  # a partial re-mirror, not the whole table
-    assert run_query(store, query)["results"] == [["false", 19], ["true", 2]]
-    joined = run_query(store, "SELECT distinct_id FROM events WHERE person.properties.flag = true")
-    assert sorted(r[0] for r in joined["results"]) == ["new", "p3"]

@@ -1,12 +1,14 @@
 """Fixtures for tests that talk to PostHog over real HTTP: the local emulator.
 
-- ``emulator``: a started :class:`~drawkit.offline.posthog_emulator.EmulatorServer` on a free loopback port,
-  with POSTHOG_BASE_URL, POSTHOG_PROJECT_ID, POSTHOG_API_KEY and POSTHOG_PROJECT_API_KEY
-  monkeypatched to point at it (random keys per test). Faults are off; cohorts calculate
-  for 0.3 s. ``emulator.env()`` returns the same four variables as a dict.
+- ``emulator``: a started :class:`~drawkit.offline.posthog_emulator.EmulatorServer` on a
+  free loopback port (the ideal profile), with POSTHOG_BASE_URL, POSTHOG_PROJECT_ID,
+  POSTHOG_API_KEY and POSTHOG_PROJECT_API_KEY monkeypatched to point at it (random keys per
+  test). Faults are off; cohorts calculate for 0.3 s. ``emulator.env()`` returns the same
+  four variables as a dict.
 - ``emulator_with_synth``: the same, pre-loaded with ``synth_data`` (about 1,500 recharge
-  rows of 300 subscribers over 5 days ending 2026-11-20, seed 7) as the capture upload would
-  leave it; the SynthData is ``emulator_with_synth.synth``.
+  rows of 300 subscribers over 5 days ending 2026-11-20, seed 7): drawkit's upload hands its
+  capture events to the emulator's ingestion (``drawkit.cli.emulator.preload``); the
+  SynthData is ``emulator_with_synth.synth``.
 """
 
 from __future__ import annotations
@@ -44,5 +46,8 @@ def synth_data() -> SynthData:
 @pytest.fixture
 def emulator_with_synth(emulator: EmulatorServer, synth_data: SynthData) -> EmulatorServer:
     """The running emulator, pre-loaded with ``synth_data``."""
-    emulator.load_synth(synth_data)
+    from drawkit.cli.emulator import preload
+
+    preload(emulator, synth_data.recharges, synth_data.persons, None)
+    emulator.synth = synth_data  # type: ignore[attr-defined]
     return emulator

@@ -298,12 +298,14 @@ def test_publishing_draws_under_faults_records_each_event_once(
 def test_faults_do_not_change_the_eligible_participants(server, reliability) -> None:  # noqa: ANN001
     """The HogQL cohort path, paged and retried under faults, gives exactly the cohort a
     fault-free run gives (no page lost or repeated by a retry)."""
+    from drawkit.cli.emulator import preload
     from drawkit.config import PromotionConfig
     from drawkit.sources.posthog import PostHogDataSource
     from drawkit.synth import generate
 
     draw_date = date(2026, 11, 24)
-    server.load_synth(generate(subscribers=400, days=2, end_date=draw_date, seed=13))
+    data = generate(subscribers=400, days=2, end_date=draw_date, seed=13)
+    preload(server, data.recharges, data.persons, None)
     clean_client = client_for(server)
     clean = PostHogDataSource(clean_client, PromotionConfig(), page_size=100, monitor=False)
     expected = clean.get_eligible_participants(draw_date)

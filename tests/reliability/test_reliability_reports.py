@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.errors import ReportError
+from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.posthog import PostHogClient
 from drawkit.posthog.upload import upload_synth
 from drawkit.reports import run_reports

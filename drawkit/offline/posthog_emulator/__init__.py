@@ -1,16 +1,30 @@
-"""A local PostHog-compatible HTTP server for tests, demos and offline work.
+"""A local PostHog Cloud stand-in for tests, the demo and offline work.
 
->>> with EmulatorServer() as server:        # doctest: +SKIP
+>>> with EmulatorServer(profile="cloud") as server:        # doctest: +SKIP
 ...     server.env()["POSTHOG_BASE_URL"]
 'http://127.0.0.1:54321'
 
-See docs/emulator.md for the endpoints, the HogQL subset and fault injection.
+See docs/emulator.md for the endpoints, the modelled Cloud behaviours and their switches.
 """
 
 from __future__ import annotations
 
-from drawkit.offline.posthog_emulator.faults import Faults
-from drawkit.offline.posthog_emulator.server import EmulatorServer
-from drawkit.offline.posthog_emulator.store import Person, Store
+from typing import Any
 
-__all__ = ["EmulatorServer", "Faults", "Person", "Store"]
+__all__ = ["PROFILES", "Behaviours", "EmulatorServer", "Faults"]
+
+
+def __getattr__(name: str) -> Any:  # imported lazily: the server pulls in the ClickHouse engine
+    if name == "EmulatorServer":
+        from drawkit.offline.posthog_emulator.server import EmulatorServer
+
+        return EmulatorServer
+    if name == "Faults":
+        from drawkit.offline.posthog_emulator.faults import Faults
+
+        return Faults
+    if name in ("Behaviours", "PROFILES"):
+        from drawkit.offline.posthog_emulator import behaviours
+
+        return getattr(behaviours, name)
+    raise AttributeError(name)

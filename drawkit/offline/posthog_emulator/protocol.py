@@ -1,5 +1,6 @@
 """Request and error types shared by the emulator's server and route handlers."""
 
+
 from __future__ import annotations
 
 import json
@@ -38,31 +39,59 @@ def validation_error(detail: str, attr: str | None = None, code: str = "invalid_
 
 @dataclass
 class Request:
-    """One parsed request, handed to the route handlers in :mod:`drawkit.offline.posthog_emulator.api`."""
+    """One parsed request, handed to the route handlers."""
 
     method: str
     path: str
     query: dict[str, str]
     headers: Any
     body: bytes
-    base_url: str
+    base_url: str  # the emulator's configured origin (never the Host header)
     params: dict[str, str]
 
     def json(self) -> Any:
         """The body as JSON (``{}`` when empty); 400 when unreadable."""
         if not self.body.strip():
             return {}
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            detail = f"JSON parse error - {exc}"
-            raise ApiError(400, "invalid_request", "parse_error", detail) from exc
+        return loads(self.body)
 
     def page_url(self, limit: int, offset: int) -> str:
         """Absolute URL of this list with another limit/offset (for ``next``/``previous``)."""
         query = dict(self.query)
         query.update(limit=str(limit), offset=str(offset))
         return f"{self.base_url}{self.path}?{urlencode(query)}"
+
+
+MAX_JSON_DEPTH = 100
+
+
+def loads(body: bytes | str) -> Any:
+    """JSON from a request body; 400 (not a crash) when unreadable or nested too deeply."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = f"JSON parse error - {str(exc)[:200] or type(exc).__name__}"
+        raise ApiError(400, "invalid_request", "parse_error", detail) from exc
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ApiError(400, "invalid_request", "parse_error",
+                       f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply containers nest in ``value`` (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item)
+        if deepest > MAX_JSON_DEPTH:
+            break
+    return deepest
 
 
 DEFAULT_PAGE = 100
@@ -82,6 +111,18 @@ def paginate(request: Request, items: list[Any], *, count: bool = True) -> dict[
     if count:
         body = {"count": len(items), **body}
     return body
+
+
+def page_of(request: Request, items: list[Any]) -> dict[str, Any]:
+    """PostHog's persons paging: ``next`` whenever the page is full, no ``count``."""
+    limit = _int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = _int_param(request, "offset", 0, 0, None)
+    page = items[offset : offset + limit]
+    return {
+        "next": request.page_url(limit, offset + limit) if len(page) >= limit else None,
+        "previous": request.page_url(limit, offset - limit) if offset - limit >= 0 else None,
+        "results": page,
+    }
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:

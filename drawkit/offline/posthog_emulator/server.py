@@ -1,15 +1,18 @@
-"""The emulator's HTTP server: capture, private API (persons, cohorts, query) and admin.
+"""The emulator's HTTP server: capture, the private API (persons, cohorts, query) and admin.
 
-``EmulatorServer`` runs a ``ThreadingHTTPServer`` on a background thread. Requests to the
-capture and private API pass through fault injection (:mod:`drawkit.offline.posthog_emulator.faults`) and
-are recorded in ``request_log`` (method, path, status, fault; never bodies or keys).
-``/_emulator/...`` admin routes answer loopback clients only and never fail on purpose.
+``EmulatorServer`` runs a ``ThreadingHTTPServer`` on a background thread; every request gets
+its own thread, and queries run on their own ClickHouse sessions with a time limit, so one
+heavy query never freezes the others. The server defends itself: a ``Content-Length`` or
+chunk size that is not a number is a 400, bodies (after gunzip, decompressed in bounded
+steps) are capped at 20 MB, JSON nested too deeply is a 400, a client that stops sending is
+timed out, and ``next`` links use the configured origin, never the ``Host`` header. Requests
+to the capture and private API pass through fault injection and are recorded in
+``request_log`` (method, path, status, fault; never bodies or keys); ``/_emulator/...``
+admin routes need the admin key and are never faulted.
 """
 
 from __future__ import annotations
 
-import gzip
-import ipaddress
 import json
 import re
 import secrets
@@ -19,24 +22,30 @@ import time
 import zlib
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from drawkit.config import PromotionConfig
-from drawkit.offline.posthog_emulator import api
+from drawkit.offline.posthog_emulator import admin_routes, routing
+from drawkit.offline.posthog_emulator.behaviours import Behaviours, profile
 from drawkit.offline.posthog_emulator.faults import Faults
-from drawkit.offline.posthog_emulator.protocol import ApiError, Request, not_found, validation_error
+from drawkit.offline.posthog_emulator.protocol import ApiError, Request, validation_error
+from drawkit.offline.posthog_emulator.state import EmulatorState
 from drawkit.offline.posthog_emulator.store import Store
-from drawkit.redact import redact
 
 ALL_SCOPES = ("*",)
-BATCH_BODY_LIMIT = 20 * 1024 * 1024
-EVENT_BODY_LIMIT = 2 * 1024 * 1024
-CAPTURE_PATHS = re.compile(r"^/(?:i/v0/e|e|capture|track|engage|batch)/?$")
+BODY_LIMIT = 20 * 1024 * 1024  # BATCH_BODY_SIZE; also the cap on a decompressed body
+READ_TIMEOUT = 30.0  # seconds a client may take between two reads
+_MASK_DIGITS = re.compile(r"(\+?\d{3})\d{4,}(\d{3})")
+
+
+def _mask_path(path: str) -> str:
+    """A path with phone-number-like digit runs masked (request logs hold no numbers)."""
+    return _MASK_DIGITS.sub(lambda m: m.group(1) + "****" + m.group(2), path)
 
 
 class EmulatorServer:
-    """A local PostHog-compatible HTTP server for tests, demos and offline work."""
+    """A local PostHog Cloud stand-in (see docs/emulator.md)."""
 
     def __init__(
         self,
@@ -46,27 +55,99 @@ class EmulatorServer:
         api_key: str | None = None,
         project_api_key: str | None = None,
         *,
+        profile: str = "ideal",
         scopes: Iterable[str] = ALL_SCOPES,
-        calculation_seconds: float = 0.3,
-        hogql_rate_limit: int | None = None,
+        admin_key: str | None = None,
+        public_url: str | None = None,
         faults: Faults | None = None,
+        calculation_seconds: float | None = None,
+        hogql_rate_limit: int | None = None,
+        **switches: Any,
     ) -> None:
+        if calculation_seconds is not None:
+            switches["cohort_calculation_seconds"] = calculation_seconds
+        if hogql_rate_limit is not None:
+            switches["hogql_rate_limit"] = hogql_rate_limit
         self.host = host
         self.port = port
-        self.project_id = str(project_id)
-        self.api_key = api_key or "phx_emulator_" + secrets.token_hex(16)
-        self.project_api_key = project_api_key or "phc_emulator_" + secrets.token_hex(16)
-        self.scopes = set(scopes)
-        self.calculation_seconds = calculation_seconds
-        self.hogql_rate_limit = hogql_rate_limit
-        self.faults = faults or Faults()
-        self.store = Store()
-        self.synth: Any = None  # the SynthData last given to load_synth
-        self.request_log: list[dict[str, Any]] = []
-        self._log_lock = threading.Lock()
-        self._query_times: list[float] = []
+        self.profile = profile
+        self.public_url = public_url
+        self.state = EmulatorState(
+            project_id=str(project_id),
+            api_key=api_key or "phx_emulator_" + secrets.token_hex(16),
+            project_api_key=project_api_key or "phc_emulator_" + secrets.token_hex(16),
+            admin_key=admin_key or "emu_admin_" + secrets.token_hex(16),
+            scopes=set(scopes),
+            behaviours=_profile(profile, switches),
+            faults=faults or Faults(),
+        )
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ the state
+
+    @property
+    def project_id(self) -> str:
+        return self.state.project_id
+
+    @property
+    def api_key(self) -> str:
+        return self.state.api_key
+
+    @property
+    def project_api_key(self) -> str:
+        return self.state.project_api_key
+
+    @property
+    def admin_key(self) -> str:
+        """The key ``/_emulator/...`` requests must carry (``Authorization: Bearer …``)."""
+        return self.state.admin_key
+
+    @property
+    def store(self) -> Store:
+        return self.state.store
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
+    @property
+    def request_log(self) -> list[dict[str, Any]]:
+        return self.state.request_log
+
+    @property
+    def behaviours(self) -> Behaviours:
+        """The switches in force (replace with :meth:`configure`)."""
+        return self.state.behaviours
+
+    def configure(self, **switches: Any) -> Behaviours:
+        """Change behaviour switches (names as in :class:`Behaviours`); returns the new set."""
+        self.state.behaviours = self.state.behaviours.with_changes(**switches)
+        return self.state.behaviours
+
+    @property
+    def scopes(self) -> set[str]:
+        return self.state.scopes
+
+    @scopes.setter
+    def scopes(self, value: Iterable[str]) -> None:
+        self.state.set_scopes(value)
+
+    @property
+    def calculation_seconds(self) -> float:
+        return self.behaviours.cohort_calculation_seconds
+
+    @calculation_seconds.setter
+    def calculation_seconds(self, value: float) -> None:
+        self.configure(cohort_calculation_seconds=value)
+
+    @property
+    def hogql_rate_limit(self) -> int | None:
+        return self.behaviours.hogql_rate_limit
+
+    @hogql_rate_limit.setter
+    def hogql_rate_limit(self, value: int | None) -> None:
+        self.configure(hogql_rate_limit=value)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -75,8 +156,9 @@ class EmulatorServer:
         if self._httpd is not None:
             return self
         httpd = _HTTPServer((self.host, self.port), _Handler)
-        httpd.emulator = self  # type: ignore[attr-defined]
+        httpd.state = self.state  # type: ignore[attr-defined]
         self.port = httpd.server_address[1]
+        self.state.origin = (self.public_url or self.url).rstrip("/")
         self._httpd = httpd
         self._thread = threading.Thread(
             target=httpd.serve_forever, args=(0.05,), name="drawkit-emulator", daemon=True
@@ -96,7 +178,7 @@ class EmulatorServer:
         self._thread = None
 
     def close(self) -> None:
-        """Stop serving and release the store (duckdb); the server is unusable afterwards."""
+        """Stop serving and drop the store's database; the server is unusable afterwards."""
         self.stop()
         self.store.close()
 
@@ -132,36 +214,33 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ data
 
-    def load_synth(self, data: Any, config: PromotionConfig | None = None) -> dict[str, Any]:
-        """Pre-load a ``drawkit.synth.SynthData`` as the capture upload would leave it
-        (event and property names, timezone from ``config``); returns counts."""
-        from drawkit.offline.posthog_emulator.loaders import load_synth
+    def ingest(self, events: Iterable[Any], *, sent_at: Any = None) -> int:
+        """Pre-load capture-shaped events through the capture path (same validation, person
+        model and typing), queryable at once; returns the number accepted. All or nothing per
+        100,000 events; an invalid event raises ``ingestion.CaptureError``."""
+        return self.store.ingest(events, sent_at=sent_at)
 
-        self.synth = data
-        return load_synth(self.store, data, config)
+    def ingest_file(self, path: str | Path) -> int:
+        """Pre-load a file of capture-shaped events: JSON lines, or one JSON array/batch."""
+        text = Path(path).read_text(encoding="utf-8")
+        stripped = text.lstrip()
+        if stripped.startswith(("[", "{")) and not stripped.startswith("{\"event\""):
+            body = json.loads(text)
+            events = body.get("batch", [body]) if isinstance(body, dict) else body
+            return self.ingest(events)
+        return self.ingest(json.loads(line) for line in text.splitlines() if line.strip())
 
-    def load_dir(self, path: Any, config: PromotionConfig | None = None) -> dict[str, Any]:
-        """Pre-load exported files (recharges.csv|parquet, blacklist.csv or persons.csv)."""
-        from drawkit.offline.posthog_emulator.loaders import load_dir
-
-        return load_dir(self.store, path, config)
+    def ingest_pending(self) -> None:
+        """Make every captured event queryable now, as if the ingestion lag had passed."""
+        self.store.ingest_pending()
 
     def log(self, entry: dict[str, Any]) -> None:
         """Append a request record (thread-safe)."""
-        with self._log_lock:
-            self.request_log.append(entry)
+        self.state.log(entry)
 
-    def allow_query(self) -> float | None:
-        """None when a HogQL query may run now, else seconds until the hourly budget frees."""
-        if not self.hogql_rate_limit:
-            return None
-        now = time.monotonic()
-        with self._log_lock:
-            self._query_times = [t for t in self._query_times if now - t < 3600]
-            if len(self._query_times) >= self.hogql_rate_limit:
-                return 3600 - (now - self._query_times[0])
-            self._query_times.append(now)
-        return None
+
+def _profile(name: str, switches: dict[str, Any]) -> Behaviours:
+    return profile(name, **switches)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -169,9 +248,14 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128  # many concurrent clients (reliability tests) must not be refused
 
 
+class _BodyError(Exception):
+    """A request whose framing cannot be read: answer 400 and close the connection."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "drawkit-emulator"
+    timeout = READ_TIMEOUT  # a client that stops sending is dropped
     # Headers and body go out in two sends; without TCP_NODELAY, Nagle's algorithm and the
     # client's delayed ACK would hold every answer back ~40 ms.
     disable_nagle_algorithm = True
@@ -180,8 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence the default stderr access log (the request log holds it)."""
 
     @property
-    def emulator(self) -> EmulatorServer:
-        return self.server.emulator  # type: ignore[attr-defined]
+    def state(self) -> EmulatorState:
+        return self.server.state  # type: ignore[attr-defined]
 
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET")
@@ -207,41 +291,65 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        entry: dict[str, Any] | None = {
-            "method": method, "path": redact(path), "status": None, "fault": None
+        admin = path.startswith("/_emulator/")
+        entry: dict[str, Any] | None = None if admin else {
+            "method": method, "path": _mask_path(path), "status": None, "fault": None
         }  # fmt: skip
         started = time.monotonic()
         try:
             body = self._read_body()
-            host = self.headers.get("Host") or f"{self.emulator.host}:{self.emulator.port}"
-            request = Request(method, path, query, self.headers, body, f"http://{host}", {})
-            if path.startswith("/_emulator/"):
-                entry = None  # admin calls are not API traffic: not logged
+            request = Request(method, path, query, self.headers, body, self.state.origin, {})
+            if admin:
                 status, payload, headers = self._admin(request)
             else:
-                fault = self.emulator.faults.draw()
-                entry["fault"] = fault
-                if fault == "drop":
-                    self.emulator.log(entry)
-                    self._drop()
-                    return
-                if fault == "slow":
-                    time.sleep(self.emulator.faults.slow_seconds)
-                elif fault is not None:
-                    raise _fault_error(int(fault), self.emulator.faults.retry_after, path)
-                status, payload, headers = self._dispatch(request)
+                status, payload, headers = self._api(request, entry)  # type: ignore[arg-type]
+                if status is None:
+                    return  # dropped on purpose
+        except _BodyError as exc:
+            self.close_connection = True
+            status, payload, headers = 400, validation_error(str(exc)).body, {}
         except ApiError as exc:
             status, payload, headers = exc.status, exc.body, exc.headers
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+            return
         except Exception as exc:  # a bug in the emulator: answer like PostHog's 500
             status, payload, headers = 500, _server_error(exc), {}
         if entry is not None:
             entry["status"] = status
             entry["seconds"] = round(time.monotonic() - started, 4)
-            self.emulator.log(entry)
+            self.state.log(entry)
         try:
             self._send(status, payload, headers)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. timed out on a slow answer)
+
+    def _api(self, request: Request, entry: dict[str, Any]) -> tuple[Any, Any, dict[str, str]]:
+        faults = self.state.faults
+        fault = faults.draw()
+        entry["fault"] = fault
+        if fault == "drop":
+            self.state.log(entry)
+            self._drop()
+            return None, None, {}
+        if fault == "slow":
+            time.sleep(faults.slow_seconds)
+        elif fault is not None:
+            raise _fault_error(int(fault), faults.retry_after, request.path)
+        return routing.dispatch(self.state, request)
+
+    def _admin(self, request: Request) -> tuple[int, Any, dict[str, str]]:
+        header = request.headers.get("Authorization") or ""
+        key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not key:
+            raise ApiError(401, "authentication_error", "not_authenticated",
+                           "The emulator's admin key was not provided.")  # fmt: skip
+        if not secrets.compare_digest(key.encode(), self.state.admin_key.encode()):
+            raise ApiError(403, "authentication_error", "permission_denied",
+                           "The emulator's admin key is wrong.")  # fmt: skip
+        return admin_routes.admin(self.state, request)
+
+    # ------------------------------------------------------------------ bodies
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -249,33 +357,47 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             body = self._read_sized()
         if body[:2] == b"\x1f\x8b":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise validation_error(f"Cannot decompress gzip body: {exc}") from exc
+            body = _gunzip(body)
         return body
 
     def _read_chunked(self) -> bytes:
         chunks, total = [], 0
         while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            line = self.rfile.readline(1024)
+            size_text = line.split(b";")[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError as exc:
+                raise _BodyError(f"Invalid chunk size {size_text[:20]!r}") from exc
+            if size < 0:
+                raise _BodyError("Invalid chunk size")
             if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
+                for _ in range(100):
+                    if self.rfile.readline(1024) in (b"\r\n", b"\n", b""):
+                        break
                 return b"".join(chunks)
             total += size
-            if total > BATCH_BODY_LIMIT:
-                self.close_connection = True
-                raise validation_error("Request body is too large", code="event_too_big")
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+            if total > BODY_LIMIT:
+                raise _BodyError("Request body is too large (more than 20 MB)")
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise _BodyError("The request body ended early")
+            chunks.append(chunk)
+            self.rfile.readline(16)
 
     def _read_sized(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > BATCH_BODY_LIMIT:
-            self.close_connection = True
-            raise validation_error("Request body is too large", code="event_too_big")
-        return self.rfile.read(length) if length else b""
+        raw = (self.headers.get("Content-Length") or "").strip()
+        if not raw:
+            return b""
+        if not raw.isdigit():
+            raise _BodyError(f"Invalid Content-Length {raw[:20]!r}")
+        length = int(raw)
+        if length > BODY_LIMIT:
+            raise _BodyError("Request body is too large (more than 20 MB)")
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise _BodyError("The request body ended early")
+        return body
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -293,63 +415,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _dispatch(self, request: Request) -> tuple[int, Any, dict[str, str]]:
-        if CAPTURE_PATHS.match(request.path):
-            if request.method == "OPTIONS":
-                return 200, None, {"Allow": "GET, POST, OPTIONS"}
-            return api.capture(self.emulator, request)
-        for method, pattern, handler, scopes in api.ROUTES:
-            match = pattern.match(request.path)
-            if not match:
-                continue
-            if method != request.method:
-                continue
-            request.params = match.groupdict()
-            self._authenticate(request, scopes)
-            return handler(self.emulator, request)
-        if any(pattern.match(request.path) for _, pattern, _, _ in api.ROUTES):
-            self._authenticate(request, ())
-            raise ApiError(
-                405, "invalid_request", "method_not_allowed",
-                f'Method "{request.method}" not allowed.',
-            )  # fmt: skip
-        raise not_found()
 
-    def _authenticate(self, request: Request, scopes: tuple[str, ...]) -> None:
-        header = request.headers.get("Authorization") or ""
-        key = header[7:].strip() if header.lower().startswith("bearer ") else None
-        key = key or request.query.get("personal_api_key")
-        if not key:
-            raise ApiError(
-                401, "authentication_error", "not_authenticated",
-                "Authentication credentials were not provided.",
-            )  # fmt: skip
-        if not secrets.compare_digest(key.encode(), self.emulator.api_key.encode()):
-            raise ApiError(
-                401, "authentication_error", "authentication_failed",
-                "Personal API key found in request Authorization header is invalid.",
-            )  # fmt: skip
-        project = request.params.get("project_id")
-        if project is not None and project not in (self.emulator.project_id, "@current"):
-            raise not_found("Project not found.")
-        granted = self.emulator.scopes
-        for scope in scopes:
-            read_ok = scope.endswith(":read") and scope.replace(":read", ":write") in granted
-            if "*" not in granted and scope not in granted and not read_ok:
-                raise ApiError(
-                    403, "authentication_error", "permission_denied",
-                    f"API key missing required scope '{scope}'",
-                )  # fmt: skip
-
-    def _admin(self, request: Request) -> tuple[int, Any, dict[str, str]]:
-        client = self.client_address[0]
-        if not ipaddress.ip_address(client.split("%")[0]).is_loopback:
-            raise ApiError(403, "authentication_error", "permission_denied", "Loopback only.")
-        return api.admin(self.emulator, request)
+def _gunzip(body: bytes) -> bytes:
+    """Decompress in bounded steps: a gzip bomb stops at the 20 MB cap, not in memory."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out: list[bytes] = []
+    total = 0
+    data = body
+    try:
+        while data:
+            piece = inflater.decompress(data, 1024 * 1024)
+            total += len(piece)
+            if total > BODY_LIMIT:
+                raise validation_error("Event too big (more than 20 MB decompressed)", None,
+                                       "event_too_big")  # fmt: skip
+            out.append(piece)
+            data = inflater.unconsumed_tail
+        out.append(inflater.flush())
+    except zlib.error as exc:
+        raise validation_error(f"Cannot decompress gzip body: {exc}") from exc
+    return b"".join(out)
 
 
 def _fault_error(status: int, retry_after: int, path: str) -> ApiError:
@@ -359,9 +450,8 @@ def _fault_error(status: int, retry_after: int, path: str) -> ApiError:
             f"Request was throttled. Expected available in {retry_after} seconds.",
             headers={"Retry-After": str(retry_after)},
         )  # fmt: skip
-    detail = (
-        "transient error, please retry" if CAPTURE_PATHS.match(path) else "A server error occurred."
-    )
+    capture = routing.CAPTURE_PATHS.match(path)
+    detail = "transient error, please retry" if capture else "A server error occurred."
     return ApiError(status, "server_error", "error", detail)
 
 
@@ -369,6 +459,6 @@ def _server_error(exc: Exception) -> dict[str, Any]:
     return {
         "type": "server_error",
         "code": "error",
-        "detail": f"A server error occurred ({type(exc).__name__}: {exc}).",
+        "detail": f"A server error occurred ({type(exc).__name__}: {str(exc)[:200]}).",
         "attr": None,
     }

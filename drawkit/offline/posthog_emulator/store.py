@@ -1,90 +1,126 @@
-"""The emulator's data: events (in duckdb), persons (in memory) and cohorts.
+"""The emulator's data, stored like PostHog stores it: events, persons, distinct ids.
 
-Events captured over HTTP are buffered and flushed into duckdb in bulk before any read.
-De-duplication: an event whose (uuid, distinct_id, event, calendar day of timestamp) is
-already stored is dropped at flush time (the first copy wins). This is the key PostHog's
-ClickHouse table collapses on; PostHog does it eventually, the emulator at once.
+Captured events wait in an ingestion queue until they are due (the ingestion lag), then the
+pipeline runs in arrival order: the person is created or updated (``$set``, ``$set_once``,
+``$unset``), property types are recorded (first seen wins), the person's properties are
+stamped on the event (persons on events), and the row goes into ClickHouse:
+
+* ``events``: ``ReplacingMergeTree(_version) ORDER BY (toDate(timestamp), event,
+  cityHash64(distinct_id), cityHash64(uuid))`` like PostHog's ``sharded_events``, so rows
+  sharing day, event, distinct id and uuid collapse at a merge (keeping the last inserted).
+  With ``eventual_dedup`` both copies are stored and collapse ``merge_delay_seconds`` later;
+  without it a duplicate is dropped on arrival (first copy wins).
+* ``persons_raw`` / ``person_distinct_ids_raw``: versioned ``ReplacingMergeTree`` tables read
+  through ``FINAL`` views (``persons``, ``person_distinct_ids``); ``events_current`` joins each
+  event to its person's current properties (persons on events off).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import random
 import threading
-import uuid as uuidlib
-from collections.abc import Iterable, Mapping
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
+import pyarrow as pa
 
-PERSON_NAMESPACE = uuidlib.UUID("5f0c6f1e-4a53-4c55-9a0e-6d7261776b69")
-FLUSH_AT = 100_000
-EVENT_COLUMNS = ["uuid", "event", "distinct_id", "timestamp", "properties", "created_at", "seq"]
+from drawkit.offline.posthog_emulator.behaviours import IDEAL, Behaviours
+from drawkit.offline.posthog_emulator.engine import Engine
+from drawkit.offline.posthog_emulator.ingestion import (
+    SKIP_PROPERTIES,
+    CapturedEvent,
+    CaptureError,
+    detect_property_type,
+    normalise,
+    person_uuid,
+)
+
+EVENTS_DDL = """
+CREATE TABLE {db}.events (
+    uuid UUID, event String, properties String, timestamp DateTime64(6, 'UTC'),
+    distinct_id String, elements_chain String, created_at DateTime64(6, 'UTC'),
+    person_id UUID, person_properties String, person_created_at DateTime64(3, 'UTC'),
+    _version UInt64
+) ENGINE = ReplacingMergeTree(_version)
+ORDER BY (toDate(timestamp), event, cityHash64(distinct_id), cityHash64(uuid))
+"""
+PERSONS_DDL = """
+CREATE TABLE {db}.persons_raw (
+    id UUID, created_at DateTime64(3, 'UTC'), properties String, is_identified Bool,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version) ORDER BY id
+"""
+PDI_DDL = """
+CREATE TABLE {db}.person_distinct_ids_raw (distinct_id String, person_id UUID, version UInt64)
+ENGINE = ReplacingMergeTree(version) ORDER BY distinct_id
+"""
+VIEWS = [
+    "CREATE VIEW {db}.persons AS SELECT id, created_at, properties, is_identified "
+    "FROM {db}.persons_raw FINAL",
+    "CREATE VIEW {db}.person_distinct_ids AS SELECT distinct_id, person_id "
+    "FROM {db}.person_distinct_ids_raw FINAL",
+    "CREATE VIEW {db}.events_current AS SELECT e.*, p.properties AS current_person_properties, "
+    "p.created_at AS current_person_created_at FROM {db}.events AS e "
+    "LEFT JOIN {db}.persons AS p ON p.id = e.person_id",
+]
+DEFAULT_TEAM = 1
 
 
-class CaptureError(ValueError):
-    """An event cannot be accepted (HTTP 400 on the capture endpoints)."""
-
-
-def uuid5_text(namespace: uuidlib.UUID, name: str) -> str:
-    """``str(uuid.uuid5(namespace, name))`` without building UUID objects (faster in bulk)."""
-    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode("utf-8")).digest()[:16])  # noqa: S324
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def utcnow() -> datetime:
-    """Naive UTC now (the emulator stores naive UTC timestamps)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """An ISO 8601 string (or datetime) as naive UTC; None when unreadable."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str) and value.strip():
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+def compact_json(value: Any) -> str:
+    """JSON as PostHog's pipeline writes it (no spaces, non-ASCII kept)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def iso(value: datetime | None) -> str | None:
-    """Naive UTC datetime as PostHog writes it (``2026-01-01T00:00:00Z``)."""
+    """An aware or naive-UTC datetime as PostHog's API writes it (``…Z``)."""
     if value is None:
         return None
-    return value.replace(tzinfo=None).isoformat() + "Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
 
 
 @dataclass
 class Person:
-    """One person: a single distinct id (the emulator does not merge persons)."""
+    """One person: its distinct ids (oldest first), properties and version."""
 
     id: str
-    distinct_id: str
+    distinct_ids: list[str]
     properties: dict[str, Any]
     created_at: datetime
     seq: int
+    version: int = 0
+    _json: str | None = field(default=None, repr=False)
 
-    def to_api(self) -> dict[str, Any]:
+    @property
+    def distinct_id(self) -> str:
+        """The first distinct id."""
+        return self.distinct_ids[0]
+
+    def properties_json(self) -> str:
+        """The properties as stored JSON (cached until they change)."""
+        if self._json is None:
+            self._json = compact_json(self.properties)
+        return self._json
+
+    def to_api(self, distinct_id_limit: int | None = None) -> dict[str, Any]:
         """The person object as the persons API returns it."""
         props = self.properties
-        name = props.get("email") or props.get("name") or self.distinct_id
+        ids = self.distinct_ids
+        if distinct_id_limit is not None:
+            ids = list(reversed(ids))[:distinct_id_limit]  # newest first
+        name = props.get("email") or props.get("name") or self.distinct_ids[0]
         return {
             "id": self.id,
             "uuid": self.id,
             "name": str(name),
-            "distinct_ids": [self.distinct_id],
+            "distinct_ids": list(ids),
             "properties": dict(props),
             "created_at": iso(self.created_at),
             "last_seen_at": None,
@@ -93,267 +129,366 @@ class Person:
 
 
 @dataclass
+class _Pending:
+    due: float  # monotonic time the event becomes queryable
+    event: CapturedEvent
+
+
 class Store:
-    """Events, persons and cohorts, guarded by one lock (duckdb is used serially)."""
+    """Events, persons and property definitions of one emulated project."""
 
-    conn: duckdb.DuckDBPyConnection = field(default_factory=lambda: duckdb.connect(":memory:"))
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    persons: dict[str, Person] = field(default_factory=dict)  # by distinct id
-    persons_by_id: dict[str, Person] = field(default_factory=dict)  # by person UUID
-    cohorts: dict[int, dict[str, Any]] = field(default_factory=dict)
-    duplicates_dropped: int = 0
-    _pending: list[tuple] = field(default_factory=list)
-    _seq: int = 0
-    _persons_dirty: bool = True  # rebuild the whole duckdb persons table at the next sync
-    _changed: set[str] = field(default_factory=set)  # distinct ids to re-mirror otherwise
-
-    def __post_init__(self) -> None:
-        self.conn.execute("SET TimeZone = 'UTC'")
-        self.conn.execute(
-            "CREATE TABLE ev (uuid VARCHAR, event VARCHAR, distinct_id VARCHAR, "
-            "timestamp TIMESTAMP, properties VARCHAR, created_at TIMESTAMP, seq BIGINT)"
-        )
-        self.conn.execute(
-            "CREATE TABLE ps (id VARCHAR, distinct_id VARCHAR, created_at TIMESTAMP, "
-            "properties VARCHAR, is_identified BOOLEAN, seq BIGINT)"
-        )
-        self.conn.execute(
-            "CREATE VIEW events AS SELECT uuid, event, distinct_id, timestamp, properties, "
-            "created_at FROM ev"
-        )
-        self.conn.execute(
-            "CREATE VIEW events_with_person AS SELECT e.uuid, e.event, e.distinct_id, "
-            "e.timestamp, e.properties, e.created_at, p.id AS person_id, "
-            "p.properties AS person_properties FROM ev e LEFT JOIN ps p "
-            "ON p.distinct_id = e.distinct_id"
-        )
-        self.conn.execute(
-            "CREATE VIEW persons AS SELECT id, created_at, properties, is_identified FROM ps"
-        )
-        self.conn.execute(
-            "CREATE VIEW person_distinct_ids AS SELECT distinct_id, id AS person_id FROM ps"
-        )
-
-    # ------------------------------------------------------------------ events
-
-    def capture(self, raw_events: Iterable[Mapping[str, Any]]) -> int:
-        """Validate and buffer events (all or none); create/update their persons."""
-        now = utcnow()
-        rows = [self._normalise(raw, now) for raw in raw_events]
-        if not rows:
-            raise CaptureError("request holds no event")
-        with self.lock:
-            for row, props, top in rows:
-                self._seq += 1
-                self._pending.append((*row, self._seq))
-                self._touch_person(row[2], row[3], props, top)
-            if len(self._pending) >= FLUSH_AT:
-                self.flush()
-        return len(rows)
-
-    @staticmethod
-    def _normalise(raw: Mapping[str, Any], now: datetime) -> tuple[tuple, dict, Mapping]:
-        if not isinstance(raw, Mapping):
-            raise CaptureError("every event must be a JSON object")
-        name = raw.get("event")
-        if not isinstance(name, str) or not name.strip():
-            raise CaptureError("missing event name")
-        props = raw.get("properties") or {}
-        if not isinstance(props, Mapping):
-            raise CaptureError("properties must be a JSON object")
-        distinct = raw.get("distinct_id", raw.get("$distinct_id", props.get("distinct_id")))
-        if isinstance(distinct, (dict, list)):
-            distinct = json.dumps(distinct)
-        distinct = "" if distinct is None else str(distinct).strip()[:200]
-        if not distinct:
-            raise CaptureError("missing distinct_id")
-        raw_uuid = raw.get("uuid")
-        try:
-            event_uuid = str(uuidlib.UUID(str(raw_uuid))) if raw_uuid else str(uuidlib.uuid4())
-        except ValueError as exc:
-            raise CaptureError(f"invalid uuid: {raw_uuid!r}") from exc
-        timestamp = parse_timestamp(raw.get("timestamp")) or now
-        props = dict(props)
-        props.pop("distinct_id", None)
-        row = (event_uuid, name, distinct, timestamp, json.dumps(props, default=str), now)
-        return row, props, raw
-
-    def _touch_person(
-        self, distinct_id: str, timestamp: datetime, props: Mapping, top: Mapping
+    def __init__(
+        self,
+        behaviours: Callable[[], Behaviours] | None = None,
+        team_id: int = DEFAULT_TEAM,
+        seed: int | None = None,
     ) -> None:
-        if props.get("$process_person_profile") is False:
+        self._behaviours = behaviours or (lambda: IDEAL)
+        self.team_id = team_id
+        self.engine = Engine.get()
+        self.database = self.engine.create_database()
+        for ddl in (EVENTS_DDL, PERSONS_DDL, PDI_DDL, *VIEWS):
+            self.engine.execute(ddl.format(db=self.database))
+        self.lock = threading.RLock()
+        self.persons: dict[str, Person] = {}  # by distinct id
+        self.persons_by_id: dict[str, Person] = {}
+        self.cohorts: dict[int, dict[str, Any]] = {}
+        self.event_property_types: dict[str, str] = {}
+        self.person_property_types: dict[str, str] = {}
+        self.duplicates_dropped = 0
+        self.data_version = 0  # bumped whenever queryable data changes
+        self._pending: deque[_Pending] = deque()
+        self._version = 0
+        self._merge_due: float | None = None
+        self._rng = random.Random(seed)
+        self._closed = False
+
+    @property
+    def behaviours(self) -> Behaviours:
+        """The switches in force."""
+        return self._behaviours()
+
+    # ------------------------------------------------------------------ capture
+
+    def capture(
+        self,
+        raw_events: Iterable[Any],
+        *,
+        sent_at: Any = None,
+        lag: bool = True,
+        now: datetime | None = None,
+    ) -> int:
+        """Validate a request's events (all or none) and queue them for ingestion."""
+        behaviours = self.behaviours
+        now = now or datetime.now(UTC)
+        correct = behaviours.sent_at_correction
+        events = [normalise(raw, now, sent_at, correct_timestamps=correct) for raw in raw_events]
+        if not events:
+            raise CaptureError("request holds no event")
+        delay = 0.0
+        if lag and behaviours.ingestion_lag_seconds > 0:
+            span = behaviours.ingestion_lag_seconds
+            with self.lock:
+                delay = self._rng.uniform(span / 2, span)
+        due = time.monotonic() + delay
+        with self.lock:
+            self._pending.extend(_Pending(due, e) for e in events)
+            if delay == 0 and lag:
+                self.sync()  # no lag: the pipeline runs before the request is answered
+        return len(events)
+
+    def ingest(self, raw_events: Iterable[Any], *, sent_at: Any = None) -> int:
+        """Pre-load capture-shaped events through the capture path, queryable at once."""
+        count = 0
+        batch: list[Any] = []
+        for raw in raw_events:
+            batch.append(raw)
+            if len(batch) >= 100_000:
+                count += self.capture(batch, sent_at=sent_at, lag=False)
+                batch = []
+                self.sync()
+        if batch:
+            count += self.capture(batch, sent_at=sent_at, lag=False)
+        self.sync()
+        return count
+
+    def ingest_pending(self) -> None:
+        """Make every queued event queryable now, as if the ingestion lag had passed."""
+        with self.lock:
+            for item in self._pending:
+                item.due = 0.0
+        self.sync()
+
+    @property
+    def pending_count(self) -> int:
+        """Events captured but not yet queryable."""
+        return len(self._pending)
+
+    # ------------------------------------------------------------------ ingestion
+
+    def sync(self) -> None:
+        """Run the pipeline on every due event, and any due merge (before every read)."""
+        with self.lock:
+            if self._closed:
+                return
+            now = time.monotonic()
+            due = [item.event for item in self._pending if item.due <= now]
+            if due:
+                self._pending = deque(item for item in self._pending if item.due > now)
+            if due:
+                self._process(due)
+            if self._merge_due is not None and now >= self._merge_due:
+                self._merge()
+
+    def _process(self, events: list[CapturedEvent]) -> None:
+        behaviours = self.behaviours
+        changed: dict[str, Person] = {}
+        rows: dict[str, list[Any]] = {k: [] for k in (
+            "uuid", "event", "properties", "timestamp", "distinct_id", "created_at",
+            "person_id", "person_properties", "person_created_at", "_version")}  # fmt: skip
+        keys: list[tuple[str, str, str, Any]] = []
+        for event in events:
+            self._record_types(event)
+            props = event.properties
+            if event.person_mode:
+                person = self._apply_person(event, changed)
+                person_id, stamped, created = person.id, person.properties_json(), person.created_at
+            else:
+                person_id = person_uuid(self.team_id, event.distinct_id)
+                stamped, created = "{}", None
+            self._version += 1
+            micros = int(event.timestamp.timestamp() * 1_000_000)
+            rows["uuid"].append(event.uuid)
+            rows["event"].append(event.event)
+            rows["properties"].append(compact_json(props))
+            rows["timestamp"].append(micros)
+            rows["distinct_id"].append(event.distinct_id)
+            rows["created_at"].append(int(event.captured_at.timestamp() * 1_000_000))
+            rows["person_id"].append(person_id)
+            rows["person_properties"].append(stamped if behaviours.persons_on_events else "{}")
+            rows["person_created_at"].append(
+                int(created.timestamp() * 1000) if created is not None else 0
+            )
+            rows["_version"].append(self._version)
+            keys.append((event.uuid, event.distinct_id, event.event, micros // 86_400_000_000))
+        keep = self._deduplicate(keys, behaviours)
+        if keep is not None:
+            rows = {k: [v for v, ok in zip(values, keep, strict=True) if ok]
+                    for k, values in rows.items()}  # fmt: skip
+        self._insert_events(rows)
+        self._insert_persons(changed.values())
+        self.data_version += 1
+
+    def _record_types(self, event: CapturedEvent) -> None:
+        if not self.behaviours.property_typing:
             return
-        person = self.persons.get(distinct_id)
+        types = self.event_property_types
+        for key, value in event.properties.items():
+            if key not in types and key not in SKIP_PROPERTIES:
+                detected = detect_property_type(key, value)
+                if detected is not None:
+                    types[key] = detected
+        for name in ("$set", "$set_once"):
+            values = event.properties.get(name)
+            if isinstance(values, Mapping):
+                for key, value in values.items():
+                    if key not in self.person_property_types:
+                        detected = detect_property_type(key, value)
+                        if detected is not None:
+                            self.person_property_types[key] = detected
+
+    def _apply_person(self, event: CapturedEvent, changed: dict[str, Person]) -> Person:
+        person = self.persons.get(event.distinct_id)
         if person is None:
             person = Person(
-                id=uuid5_text(PERSON_NAMESPACE, distinct_id),
-                distinct_id=distinct_id,
+                id=person_uuid(self.team_id, event.distinct_id),
+                distinct_ids=[event.distinct_id],
                 properties={},
-                created_at=timestamp,
-                seq=len(self.persons),
+                created_at=event.timestamp,
+                seq=len(self.persons_by_id),
             )
-            self.persons[distinct_id] = person
+            self.persons[event.distinct_id] = person
             self.persons_by_id[person.id] = person
-            self._changed.add(distinct_id)
-        for source in (props, top):
-            set_once = source.get("$set_once")
-            if isinstance(set_once, Mapping):
-                for key, value in set_once.items():
-                    person.properties.setdefault(key, value)
-                self._changed.add(distinct_id)
-            set_props = source.get("$set")
-            if isinstance(set_props, Mapping):
-                person.properties.update(set_props)
-                self._changed.add(distinct_id)
-            unset = source.get("$unset")
-            if isinstance(unset, list):
-                for key in unset:
-                    person.properties.pop(key, None)
-                self._changed.add(distinct_id)
+            changed[person.id] = person
+        props = event.properties
+        before = person.properties_json() if person.id not in changed else None
+        set_once = props.get("$set_once")
+        if isinstance(set_once, Mapping):
+            for key, value in set_once.items():
+                person.properties.setdefault(key, value)
+        set_props = props.get("$set")
+        if isinstance(set_props, Mapping):
+            person.properties.update(set_props)
+        unset = props.get("$unset")
+        if isinstance(unset, list):
+            for key in unset:
+                person.properties.pop(str(key), None)
+        if set_once or set_props or unset:
+            person._json = None
+            if before is None or person.properties_json() != before:
+                changed[person.id] = person
+        return person
 
-    def flush(self) -> None:
-        """Move buffered events into duckdb, dropping duplicates (see module docstring)."""
-        with self.lock:
-            if not self._pending:
-                return
-            frame = pd.DataFrame(self._pending, columns=EVENT_COLUMNS)
-            self._pending = []
-            self._insert_frame(frame)
+    def _deduplicate(self, keys: list[tuple], behaviours: Behaviours) -> list[bool] | None:
+        """Drop (no eventual dedup) or schedule the merge of (eventual) duplicate keys."""
+        seen: set[tuple] = set()
+        duplicate = [False] * len(keys)
+        for i, key in enumerate(keys):
+            if key in seen:
+                duplicate[i] = True
+            seen.add(key)
+        existing = self._stored_keys({k[0] for k in keys})
+        for i, key in enumerate(keys):
+            if key in existing:
+                duplicate[i] = True
+        if not any(duplicate):
+            return None
+        if behaviours.eventual_dedup:
+            self._merge_due = time.monotonic() + behaviours.merge_delay_seconds
+            return None
+        self.duplicates_dropped += sum(duplicate)
+        return [not d for d in duplicate]
 
-    def _insert_frame(self, frame: pd.DataFrame) -> None:
-        before = self.conn.execute("SELECT count(*) FROM ev").fetchall()[0][0]
-        self.conn.register("pending_frame", frame)
-        try:
-            self.conn.execute(
-                "INSERT INTO ev SELECT p.uuid, p.event, p.distinct_id, p.timestamp, "
-                "p.properties, p.created_at, p.seq FROM (SELECT * FROM pending_frame "
-                "QUALIFY row_number() OVER (PARTITION BY uuid, distinct_id, event, "
-                "CAST(timestamp AS DATE) ORDER BY seq) = 1) p "
-                "ANTI JOIN ev e ON e.uuid = p.uuid AND e.distinct_id = p.distinct_id "
-                "AND e.event = p.event AND CAST(e.timestamp AS DATE) = CAST(p.timestamp AS DATE)"
+    def _stored_keys(self, uuids: set[str]) -> set[tuple]:
+        if not uuids:
+            return set()
+        found: set[tuple] = set()
+        listed = list(uuids)
+        for start in range(0, len(listed), 50_000):
+            chunk = pa.table({"u": pa.array(listed[start : start + 50_000])})
+            answer = self._select_python(
+                f"SELECT toString(uuid), distinct_id, event, toUInt32(toDate(timestamp)) "  # noqa: S608
+                f"FROM {self.database}.events "
+                "WHERE uuid IN (SELECT toUUID(u) FROM Python(table))",
+                chunk,
             )
-        finally:
-            self.conn.unregister("pending_frame")
-        after = self.conn.execute("SELECT count(*) FROM ev").fetchall()[0][0]
-        self.duplicates_dropped += len(frame) - (after - before)
+            found.update(tuple(row) for row in answer)
+        return found
 
-    def add_event_frame(self, frame: pd.DataFrame) -> None:
-        """Bulk-add events: columns uuid, event, distinct_id, timestamp (naive UTC),
-        properties (JSON text). Persons must be added separately (:meth:`add_persons`)."""
-        with self.lock:
-            self.flush()
-            frame = frame.loc[:, ["uuid", "event", "distinct_id", "timestamp", "properties"]]
-            frame = frame.assign(
-                created_at=utcnow(),
-                seq=range(self._seq + 1, self._seq + 1 + len(frame)),
+    def _select_python(self, sql: str, table: pa.Table) -> list[list[Any]]:
+        """A SELECT reading ``Python(table)`` (rows as lists)."""
+        from drawkit.offline.posthog_emulator.engine import _query_with
+
+        with self.engine._session() as current:
+            text = sql + " SETTINGS output_format_json_quote_64bit_integers = 0"
+            raw = _query_with(current, text, "JSONCompact", table)
+        return json.loads(raw)["data"] if raw.strip() else []
+
+    def _insert_events(self, rows: dict[str, list[Any]]) -> None:
+        if not rows["uuid"]:
+            return
+        micros = pa.timestamp("us", tz="UTC")
+        table = pa.table({
+            "uuid": pa.array(rows["uuid"], pa.string()),
+            "event": pa.array(rows["event"], pa.string()),
+            "properties": pa.array(rows["properties"], pa.string()),
+            "timestamp": pa.array(rows["timestamp"], pa.int64()).cast(micros),
+            "distinct_id": pa.array(rows["distinct_id"], pa.string()),
+            "created_at": pa.array(rows["created_at"], pa.int64()).cast(micros),
+            "person_id": pa.array(rows["person_id"], pa.string()),
+            "person_properties": pa.array(rows["person_properties"], pa.string()),
+            "person_created_at": pa.array(rows["person_created_at"], pa.int64()).cast(
+                pa.timestamp("ms", tz="UTC")),
+            "_version": pa.array(rows["_version"], pa.uint64()),
+        })  # fmt: skip
+        self.engine.execute(
+            f"INSERT INTO {self.database}.events SELECT toUUID(uuid), event, properties, "  # noqa: S608
+            "timestamp, distinct_id, '', created_at, toUUID(person_id), person_properties, "
+            "person_created_at, _version FROM Python(table)",
+            table,
+        )
+
+    def _insert_persons(self, people: Iterable[Person]) -> None:
+        people = list(people)
+        if not people:
+            return
+        for person in people:
+            person.version += 1
+        table = pa.table({
+            "id": pa.array([p.id for p in people], pa.string()),
+            "created_at": pa.array([int(p.created_at.timestamp() * 1000) for p in people],
+                                   pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "properties": pa.array([p.properties_json() for p in people], pa.string()),
+            "version": pa.array([p.version for p in people], pa.uint64()),
+        })  # fmt: skip
+        self.engine.execute(
+            f"INSERT INTO {self.database}.persons_raw SELECT toUUID(id), created_at, properties, "  # noqa: S608
+            "false, version FROM Python(table)",
+            table,
+        )
+        new = [p for p in people if p.version == 1]
+        if new:
+            ids = pa.table({
+                "distinct_id": pa.array([d for p in new for d in p.distinct_ids], pa.string()),
+                "person_id": pa.array([p.id for p in new for _ in p.distinct_ids], pa.string()),
+            })  # fmt: skip
+            self.engine.execute(
+                f"INSERT INTO {self.database}.person_distinct_ids_raw SELECT distinct_id, "  # noqa: S608
+                "toUUID(person_id), 1 FROM Python(table)",
+                ids,
             )
-            self._seq += len(frame)
-            self._insert_frame(frame)
 
-    def add_persons(
-        self, records: Iterable[tuple[str, Mapping[str, Any], datetime | None]]
-    ) -> None:
-        """Create or update persons from (distinct_id, properties to $set, created_at)."""
-        now = utcnow()
+    def _merge(self) -> None:
+        before = self._row_count()
+        self.engine.execute(f"OPTIMIZE TABLE {self.database}.events FINAL")
+        self.duplicates_dropped += before - self._row_count()
+        self._merge_due = None
+        self.data_version += 1
+
+    def _row_count(self) -> int:
+        return int(self.engine.scalar(f"SELECT count() FROM {self.database}.events"))  # noqa: S608
+
+    # ------------------------------------------------------------------ reading
+
+    def event_count(self) -> int:
+        """Queryable event rows (duplicates count until they are merged)."""
         with self.lock:
-            for distinct_id, props, created in records:
-                person = self.persons.get(distinct_id)
-                if person is None:
-                    person = Person(
-                        id=uuid5_text(PERSON_NAMESPACE, distinct_id),
-                        distinct_id=distinct_id,
-                        properties=dict(props),
-                        created_at=created or now,
-                        seq=len(self.persons),
-                    )
-                    self.persons[distinct_id] = person
-                    self.persons_by_id[person.id] = person
-                else:
-                    person.properties.update(props)
-            self._persons_dirty = True
+            self.sync()
+            return self._row_count()
 
     @property
     def events(self) -> pd.DataFrame:
-        """All stored events (uuid, event, distinct_id, timestamp, properties as dicts)."""
+        """Queryable events: uuid, event, distinct_id, timestamp (naive UTC), properties (dict),
+        in insertion order."""
         with self.lock:
             self.sync()
-            frame = self.conn.execute(
-                "SELECT uuid, event, distinct_id, timestamp, properties FROM ev ORDER BY seq"
-            ).df()
+            answer = self.engine.query(
+                f"SELECT toString(uuid), event, distinct_id, "  # noqa: S608
+                f"toUnixTimestamp64Micro(timestamp), properties FROM {self.database}.events "
+                "ORDER BY _version"
+            )
+        rows = answer["data"]
+        frame = pd.DataFrame(rows, columns=["uuid", "event", "distinct_id", "timestamp",
+                                            "properties"])  # fmt: skip
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="us")
         frame["properties"] = frame["properties"].map(json.loads)
         return frame
 
-    def event_count(self) -> int:
-        """Number of stored events (after de-duplication)."""
-        with self.lock:
-            self.flush()
-            return int(self.conn.execute("SELECT count(*) FROM ev").fetchall()[0][0])
-
-    # ------------------------------------------------------------------ persons
-
-    def sync(self) -> None:
-        """Flush events and mirror persons into duckdb (before any query): only the persons
-        changed since the last sync, or all of them after a bulk load."""
-        with self.lock:
-            self.flush()
-            if not self._persons_dirty and not self._changed:
-                return
-            full = self._persons_dirty or len(self._changed) > len(self.persons) // 5
-            if full:
-                people = list(self.persons.values())
-            else:
-                people = [self.persons[d] for d in self._changed if d in self.persons]
-            frame = pd.DataFrame(
-                {
-                    "id": [p.id for p in people],
-                    "distinct_id": [p.distinct_id for p in people],
-                    "created_at": pd.to_datetime([p.created_at for p in people]),
-                    "properties": [json.dumps(p.properties, default=str) for p in people],
-                    "is_identified": False,
-                    "seq": [p.seq for p in people],
-                }
-            )
-            self.conn.register("persons_frame", frame)
-            try:
-                if full:
-                    self.conn.execute("DELETE FROM ps")
-                else:
-                    self.conn.execute(
-                        "DELETE FROM ps WHERE distinct_id IN "
-                        "(SELECT distinct_id FROM persons_frame)"
-                    )
-                self.conn.execute(
-                    "INSERT INTO ps SELECT id, distinct_id, CAST(created_at AS TIMESTAMP), "
-                    "properties, is_identified, seq FROM persons_frame"
-                )
-            finally:
-                self.conn.unregister("persons_frame")
-            self._persons_dirty = False
-            self._changed.clear()
-
     def person_by_id(self, person_id: str) -> Person | None:
-        """A person by its UUID (or its distinct id)."""
+        """A person by its UUID (or a distinct id)."""
         with self.lock:
-            return self.persons_by_id.get(person_id) or self.persons.get(person_id)
+            return self.persons_by_id.get(str(person_id)) or self.persons.get(str(person_id))
+
+    # ------------------------------------------------------------------ lifecycle
 
     def clear(self) -> None:
-        """Drop every event, person and cohort."""
+        """Drop every event, person, property definition and cohort."""
         with self.lock:
-            self._pending = []
-            self.conn.execute("DELETE FROM ev")
+            self._pending.clear()
+            for table in ("events", "persons_raw", "person_distinct_ids_raw"):
+                self.engine.execute(f"TRUNCATE TABLE {self.database}.{table}")
             self.persons.clear()
             self.persons_by_id.clear()
             self.cohorts.clear()
+            self.event_property_types.clear()
+            self.person_property_types.clear()
             self.duplicates_dropped = 0
-            self._persons_dirty = True
-            self._changed.clear()
+            self._merge_due = None
+            self.data_version += 1
 
     def close(self) -> None:
-        """Close the duckdb connection (the store is unusable afterwards)."""
+        """Drop this store's database (the store is unusable afterwards)."""
         with self.lock:
-            self.conn.close()
-
-    def execute(self, sql: str) -> duckdb.DuckDBPyConnection:
-        """Run SQL (already translated) on synced tables; the caller holds :attr:`lock`."""
-        self.sync()
-        return self.conn.execute(sql)
+            if not self._closed:
+                self._closed = True
+                self.engine.drop_database(self.database)

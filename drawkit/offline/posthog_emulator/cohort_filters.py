@@ -1,4 +1,13 @@
-"""Cohort and person-property filters: validation and evaluation over the emulator's store.
+"""Cohort and person-property filters: validation, PostHog's normalisation, evaluation.
+
+Normalised as PostHog's cohort serializer stores them (``posthog/api/cohort.py``
+``validate_filters_and_compute_realtime_support``: the pydantic ``CohortFilters`` model dumped
+with ``exclude_none``): every leaf gains ``negation: false``, and person and behavioural leaves
+gain ``bytecode`` and ``conditionHash`` (``generate_cohort_filter_bytecode``: the first 16 hex
+digits of the SHA-256 of the sorted-key JSON of the bytecode). The emulator's bytecode has
+HogVM's shape (``["_H", 1, ...]``) but is its own encoding, not byte-identical to PostHog's.
+Behavioural filters compare event *counts* (``performed_event``: at least one;
+``performed_event_multiple``: ``operator`` + ``operator_value``), never sums of a property.
 
 Supported (see docs/emulator.md): groups ``{"type": "AND"|"OR", "values": [...]}`` nested
 freely; ``person`` leaves with operators exact, is_not, is_set, is_not_set, gt, gte, lt,
@@ -11,13 +20,26 @@ optional ``event_filters`` on event properties; ``cohort`` leaves; ``negation`` 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from drawkit.offline.posthog_emulator.store import Store, parse_timestamp, utcnow
+from drawkit.offline.posthog_emulator.ingestion import parse_datetime
+from drawkit.offline.posthog_emulator.store import Store
+
+
+def utcnow() -> datetime:
+    """Naive UTC now."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 text as naive UTC (no offset = UTC); None when unreadable."""
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    return None if parsed is None else parsed.replace(tzinfo=None)
 
 PERSON_OPERATORS = {
     "exact", "is_not", "is_set", "is_not_set", "gt", "gte", "lt", "lte",
@@ -212,54 +234,104 @@ def _eval(store: Store, node: Mapping[str, Any], members: Any, universe: set[str
 
 
 def _behavioral(store: Store, leaf: Mapping[str, Any]) -> set[str]:
+    """Persons whose count of ``key`` events in the range satisfies the leaf (ClickHouse)."""
     now = utcnow()
-    clauses = ["e.event = ?"]
-    params: list[Any] = [leaf["key"]]
+    clauses = [f"event = {_sql_text(str(leaf['key']))}"]
     start = resolve_datetime(leaf.get("explicit_datetime"), now)
     if start is None and leaf.get("time_value") not in (None, ""):
         days = float(leaf["time_value"]) * INTERVALS[leaf.get("time_interval") or "day"]
         start = now - timedelta(days=days)
     end = resolve_datetime(leaf.get("explicit_datetime_to"), now)
     if start is not None:
-        clauses.append("e.timestamp >= ?")
-        params.append(start)
+        clauses.append(f"timestamp >= {_sql_time(start)}")
     if end is not None:
-        clauses.append("e.timestamp < ?")
-        params.append(end)
-    count_clause = "count(*) >= 1"
+        clauses.append(f"timestamp < {_sql_time(end)}")
+    op, threshold = ">=", 1.0
     if leaf["value"] == "performed_event_multiple":
-        sql_op = SQL_OPERATORS[leaf.get("operator") or "gte"]
-        count_clause = f"count(*) {sql_op} {float(leaf['operator_value'])}"
+        op = SQL_OPERATORS[leaf.get("operator") or "gte"]
+        threshold = float(leaf["operator_value"])
+    where = " AND ".join(clauses)
     with store.lock:
         store.sync()
-        rows = store.conn.execute(
-            f"SELECT e.distinct_id, list(e.properties) FROM ev e WHERE {' AND '.join(clauses)} "  # noqa: S608
-            "GROUP BY e.distinct_id"
-            if leaf.get("event_filters")
-            else f"SELECT e.distinct_id FROM ev e WHERE {' AND '.join(clauses)} "  # noqa: S608
-            f"GROUP BY e.distinct_id HAVING {count_clause}",
-            params,
-        ).fetchall()
+        table = f"{store.database}.events"
         if leaf.get("event_filters"):
-            rows = _filter_events(rows, leaf, count_clause)
-        persons = store.persons
-        return {persons[row[0]].id for row in rows if row[0] in persons}
+            rows = store.engine.query(
+                f"SELECT toString(person_id), groupArray(properties) FROM {table} "  # noqa: S608
+                f"WHERE {where} GROUP BY person_id"
+            )["data"]
+            return {pid for pid, props in rows
+                    if _compare(sum(all(match_property(json.loads(p), f)
+                                        for f in leaf["event_filters"]) for p in props),
+                                op, threshold)}  # fmt: skip
+        rows = store.engine.query(
+            f"SELECT toString(person_id) FROM {table} WHERE {where} "  # noqa: S608
+            f"GROUP BY person_id HAVING count() {'=' if op == '=' else op} {threshold}"
+        )["data"]
+    return {row[0] for row in rows}
 
 
-def _filter_events(rows: list[tuple], leaf: Mapping[str, Any], count_clause: str) -> list:
-    """Apply event property filters in Python, then the count condition."""
-    op, threshold = count_clause.split(" ")[1], float(count_clause.split(" ")[2])
-    compare = {
-        "=": lambda n: n == threshold, ">": lambda n: n > threshold,
-        ">=": lambda n: n >= threshold, "<": lambda n: n < threshold,
-        "<=": lambda n: n <= threshold,
-    }[op]  # fmt: skip
-    kept = []
-    for distinct_id, props_list in rows:
-        n = sum(
-            all(match_property(json.loads(p), f) for f in leaf["event_filters"])
-            for p in props_list
-        )
-        if compare(n):
-            kept.append((distinct_id,))
-    return kept
+def _compare(n: float, op: str, threshold: float) -> bool:
+    return {"=": n == threshold, ">": n > threshold, ">=": n >= threshold,
+            "<": n < threshold, "<=": n <= threshold}[op]  # fmt: skip
+
+
+def _sql_time(moment: datetime) -> str:
+    return f"toDateTime64({_sql_text(moment.isoformat(sep=' '))}, 6, 'UTC')"
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# --------------------------------------------------------------------------- normalisation
+
+_PERSON_FIELDS = ("type", "key", "operator", "value", "negation")
+_BEHAVIOURAL_FIELDS = (
+    "type", "key", "value", "event_type", "time_value", "time_interval", "negation", "operator",
+    "operator_value", "seq_time_interval", "seq_time_value", "seq_event", "seq_event_type",
+    "total_periods", "min_periods", "event_filters", "explicit_datetime", "explicit_datetime_to",
+)  # fmt: skip
+
+
+def normalise(group: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Filters as PostHog stores them, and whether every leaf has bytecode (realtime)."""
+    if group.get("type") in ("AND", "OR") and "values" in group:
+        items = [normalise(v) for v in group["values"]]
+        return ({"type": group["type"], "values": [i[0] for i in items]},
+                all(i[1] for i in items))  # fmt: skip
+    kind = group.get("type")
+    if kind == "cohort":
+        return {"type": "cohort", "key": "id", "value": int(group["value"]),
+                "negation": bool(group.get("negation", False))}, False  # fmt: skip
+    names = _PERSON_FIELDS if kind == "person" else _BEHAVIOURAL_FIELDS
+    leaf: dict[str, Any] = {}
+    for name in names:
+        value = group.get(name, False if name == "negation" else None)
+        if value is not None:
+            leaf[name] = value
+    if kind == "behavioral":
+        for name in ("time_value", "operator_value"):
+            if name in leaf:
+                leaf[name] = int(float(leaf[name]))
+    bytecode = _bytecode(leaf)
+    leaf["bytecode"] = bytecode
+    leaf["conditionHash"] = hashlib.sha256(
+        json.dumps(bytecode, sort_keys=True).encode()
+    ).hexdigest()[:16]
+    return leaf, True
+
+
+def _bytecode(leaf: Mapping[str, Any]) -> list[Any]:
+    """A HogVM-shaped encoding of the leaf's condition (deterministic; not PostHog's bytes)."""
+    if leaf["type"] == "person":
+        operator = leaf.get("operator") or "exact"
+        code: list[Any] = ["_H", 1, 32, str(leaf["key"]), 32, "properties", 32, "person", 1, 3]
+        values = leaf.get("value")
+        for value in values if isinstance(values, list) else [values]:
+            code += [32 if isinstance(value, str) else 33, value]
+        return [*code, 32, operator, 2, "cohortMatch", 1]
+    code = ["_H", 1, 32, str(leaf["key"]), 32, "event", 1, 1, 11]
+    for name in ("explicit_datetime", "explicit_datetime_to", "time_value", "time_interval"):
+        if name in leaf:
+            code += [32, str(leaf[name])]
+    return [*code, 32, str(leaf["value"]), 2, "behaviouralMatch", 1]
