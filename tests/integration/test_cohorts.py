@@ -12,7 +12,7 @@ from drawkit.config import PromotionConfig
 from drawkit.errors import CohortNotReadyError, InputError
 from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy
-from drawkit.posthog.upload import upload_recharges
+from drawkit.posthog.upload import upload_recharges, wait_until_queryable
 from drawkit.sources.posthog_cohort import CohortGenerator
 
 FAST = RetryPolicy(max_attempts=3, max_seconds=5, backoff_initial=0.01, timeout=(2, 5))
@@ -34,7 +34,8 @@ PERSONS = pd.DataFrame({"msisdn": [A, B, C, D, E], "blacklisted": [0, 0, 1, 0, 0
 
 def _loaded(emulator: EmulatorServer) -> PostHogClient:
     client = PostHogClient.from_env(emulator.env(), policy=FAST)
-    upload_recharges(client, RECHARGES, PERSONS.astype({"blacklisted": bool}))
+    summary = upload_recharges(client, RECHARGES, PERSONS.astype({"blacklisted": bool}))
+    wait_until_queryable(client, summary, poll_seconds=0.2, timeout=30)  # ingestion lag
     return client
 
 

@@ -23,6 +23,7 @@ def test_all_checks_pass_and_the_cli_exits_0(emulator, capsys):
     out = capsys.readouterr().out
     assert "all checks passed" in out and "[  ok] scope cohort:write" in out
     assert emulator.api_key not in out and emulator.project_api_key not in out
+    emulator.ingest_pending()
     events = emulator.store.events
     assert (events["event"] == "drawkit_doctor").sum() == 2  # the capture probe
 
