@@ -575,12 +575,15 @@ class PostHogDataSource:
 
     def _wait_until_visible(self, draw_id: str, wanted: set[str],
                             seen: set[str]) -> tuple[bool, float]:
-        started = self._clock()
+        """Poll (each poll is a charged query: the interval doubles, up to 30 s) until
+        PostHog shows every wanted uuid or ``visibility_seconds`` have passed."""
+        started, interval = self._clock(), self.poll_seconds
         while not wanted <= seen:
             waited = self._clock() - started
             if waited >= self.visibility_seconds:
                 return False, waited
-            self._sleep(min(self.poll_seconds, self.visibility_seconds - waited))
+            self._sleep(min(interval, self.visibility_seconds - waited))
+            interval = min(interval * 2, 30.0)
             seen = self._recorded_uuids(draw_id)
         return True, self._clock() - started
 

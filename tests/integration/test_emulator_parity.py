@@ -1,10 +1,19 @@
-"""Pre-loading the emulator leaves exactly what a real upload through capture leaves."""
+"""Pre-loading the emulator leaves exactly what a real upload through capture leaves, on
+the cloud profile (ingestion lag, typing, persons on events), and the source reads the
+same participants from both."""
 
 from __future__ import annotations
 
+from datetime import date
+
+from drawkit.cli.emulator import preload
 from drawkit.offline.posthog_emulator import EmulatorServer
-from drawkit.posthog import PostHogClient
-from drawkit.posthog.upload import upload_synth
+from drawkit.posthog import PostHogClient, RetryPolicy
+from drawkit.posthog.upload import upload_synth, wait_until_queryable
+from drawkit.sources.posthog import PostHogDataSource
+
+SYNTH_END_DATE = date(2026, 11, 20)  # the end of the conftest's synth_data
+CLOUD = {"profile": "cloud", "ingestion_lag_seconds": 1.5}
 
 
 def _snapshot(server: EmulatorServer) -> tuple[list, dict]:
@@ -23,9 +32,18 @@ def _snapshot(server: EmulatorServer) -> tuple[list, dict]:
     return rows, persons
 
 
-def test_load_synth_matches_upload_synth(emulator, synth_data):
-    summary = upload_synth(PostHogClient.from_env(emulator.env()), synth_data)
-    with EmulatorServer() as preloaded:
-        loaded = preloaded.load_synth(synth_data)
-        assert loaded["rows_skipped"] == summary.rows_skipped
+def test_preload_matches_upload_synth_over_http(emulator, synth_data):
+    client = PostHogClient.from_env(emulator.env(), policy=RetryPolicy(timeout=(2, 30)))
+    summary = upload_synth(client, synth_data)
+    assert wait_until_queryable(client, summary, poll_seconds=0.2, timeout=30) > 0
+    with EmulatorServer(**CLOUD) as preloaded:
+        loaded = preload(preloaded, synth_data.recharges, synth_data.persons, None)
+        preloaded.ingest_pending()
+        assert loaded.rows_skipped == summary.rows_skipped
+        assert loaded.not_sent.equals(summary.not_sent)
         assert _snapshot(preloaded) == _snapshot(emulator)
+        other = PostHogClient.from_env(preloaded.env(), policy=RetryPolicy(timeout=(2, 30)))
+        here = PostHogDataSource(client, monitor=False).get_eligible_participants(SYNTH_END_DATE)
+        there = PostHogDataSource(other, monitor=False).get_eligible_participants(SYNTH_END_DATE)
+        assert here.participants.equals(there.participants) and len(here.participants) > 20
+        assert here.summary.to_dict() == there.summary.to_dict()
