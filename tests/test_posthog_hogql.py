@@ -44,7 +44,7 @@ def _queries() -> dict[str, str]:
         "rejected rows": builder.rejected("0f2c"),
         "cohort members' events": builder.window_events(window, ["+2348031234567"], ""),
         "published results": builder.recorded("draw-2026-11-27-a"),
-        "upload visibility": _QUERYABLE.format(event="recharge", ids="'a', 'b'"),
+        "upload visibility": _QUERYABLE.format(event="recharge", upload="0123abcd"),
         "doctor": "SELECT 1",
     }
 

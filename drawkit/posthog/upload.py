@@ -16,6 +16,7 @@ queryable seconds to minutes after capture: :func:`wait_until_queryable` waits f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -42,8 +43,9 @@ SKIP_MSISDN = "invalid_msisdn"
 SKIP_TIMESTAMP = "unreadable_timestamp"
 SKIP_TRANSACTION = "missing_transaction_id"
 # Uploaded events PostHog's queries see (each uuid once, even before PostHog's merge).
-_QUERYABLE = ("SELECT count() FROM (SELECT DISTINCT uuid FROM events WHERE event = '{event}' "
-              "AND toString(uuid) IN ({ids}))")
+_QUERYABLE = ("SELECT uniqExact(uuid) FROM events WHERE event = '{event}' "
+              "AND JSONExtractString(properties, 'drawkit_upload') = '{upload}'")
+UPLOAD_PROPERTY = "drawkit_upload"  # names the upload an event came from (a content hash)
 _PLAIN = re.compile(r"^[+-]?(?:[0-9]+|[0-9]*\.[0-9]+)$")
 
 
@@ -59,6 +61,7 @@ class UploadSummary:
     not_sent: pd.DataFrame = field(default_factory=lambda: _not_sent_frame([], [], [], []),
                                    repr=False, compare=False)
     uuids: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    upload_id: str = ""
 
     def format(self) -> str:
         """A short human summary."""
@@ -222,6 +225,9 @@ def upload_recharges(
         for a in frame["amount"].astype(object)
     )
     events = list(_events(frame, blacklisted, config))
+    upload_id = hashlib.sha256("\n".join(e["uuid"] for e in events).encode()).hexdigest()[:16]
+    for event in events:
+        event["properties"][UPLOAD_PROPERTY] = upload_id
     sent = client.capture_batch(events, chunk_size=chunk_size)
     seen = set(frame["msisdn"].unique())
     extra = [m for m in blacklisted if m not in seen]
@@ -230,7 +236,7 @@ def upload_recharges(
         client.capture_batch(_person_events(extra, blacklisted, config), chunk_size=chunk_size)
         persons_set += len(extra)
     summary = UploadSummary(len(recharges), sent, persons_set, skipped, bad_amounts,
-                            not_sent, tuple(e["uuid"] for e in events))
+                            not_sent, tuple(e["uuid"] for e in events), upload_id)
     logger.info("upload: %s", summary.format())
     return summary
 
@@ -245,31 +251,28 @@ def wait_until_queryable(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> float:
-    """Wait (bounded) until PostHog's queries see every recharge event the upload sent;
-    return the seconds waited. Raises PostHogUnavailableError naming how many are still
-    missing after ``timeout`` (PostHog ingests asynchronously: seconds to minutes)."""
+    """Wait (bounded) until PostHog's queries see every recharge event the upload sent
+    (one query per poll: events carry the upload's id); return the seconds waited.
+    Raises PostHogUnavailableError naming how many are still missing after ``timeout``
+    (PostHog ingests asynchronously: seconds to minutes)."""
     config = config or PromotionConfig()
-    wanted = set(summary.uuids)
+    wanted = len(set(summary.uuids))
     event = config.posthog.recharge_event.replace("\\", "\\\\").replace("'", "\\'")
-    started = clock()
-    chunks = [sorted(wanted)[i : i + 5000] for i in range(0, len(wanted), 5000)]
-    pending = list(chunks)
-    while pending:
-        ids = ", ".join(f"'{u}'" for u in pending[0])
-        query = _QUERYABLE.format(event=event, ids=ids)
+    query = _QUERYABLE.format(event=event, upload=summary.upload_id)
+    started, interval = clock(), poll_seconds
+    while wanted:
         seen = int(client.query(query, refresh="force_blocking").results[0][0])
-        if seen >= len(pending[0]):
-            pending.pop(0)
-            continue
+        if seen >= wanted:
+            break
         waited = clock() - started
         if waited >= timeout:
-            missing = len(pending[0]) - seen + sum(len(c) for c in pending[1:])
             raise PostHogUnavailableError(
-                f"{missing:,} of {len(wanted):,} uploaded events were still not queryable "
+                f"{wanted - seen:,} of {wanted:,} uploaded events were still not queryable "
                 f"in PostHog after {waited:.0f}s (ingestion lag): wait and check again",
                 endpoint="POST /query/",
             )
-        sleep(min(poll_seconds, timeout - waited))
+        sleep(min(interval, timeout - waited))
+        interval = min(interval * 2, 30.0)  # each poll is a charged HogQL query
     return clock() - started
 
 
