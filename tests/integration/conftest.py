@@ -1,11 +1,13 @@
 """Fixtures for tests that talk to PostHog over real HTTP: the local emulator.
 
 - ``emulator``: a started :class:`~drawkit.offline.posthog_emulator.EmulatorServer` on a
-  free loopback port with PostHog Cloud's behaviours (profile ``cloud``: cached answers,
-  throttles, persons on events, sent_at correction, first-seen property types, normalised
-  cohorts, Cloud's limits) and a short ingestion lag (``INGESTION_LAG`` s, for speed),
-  with POSTHOG_BASE_URL, POSTHOG_PROJECT_ID, POSTHOG_API_KEY and POSTHOG_PROJECT_API_KEY
-  monkeypatched to point at it (random keys per test). Faults are off; cohorts calculate
+  free loopback port. A test module that sets ``EMULATOR_PROFILE = "cloud"`` (every test
+  of drawkit's PostHog client and source does) gets PostHog Cloud's behaviours (cached
+  answers, throttles, persons on events, sent_at correction, first-seen property types,
+  normalised cohorts, Cloud's limits) with a short ingestion lag (``INGESTION_LAG`` s, for
+  speed); other modules (the emulator's own tests) get the ideal profile. POSTHOG_BASE_URL,
+  POSTHOG_PROJECT_ID, POSTHOG_API_KEY and POSTHOG_PROJECT_API_KEY are monkeypatched to
+  point at it (random keys per test). Faults are off; cohorts calculate
   for 0.3 s. ``emulator.env()`` returns the same four variables as a dict.
 - ``ideal_emulator``: the same on the ``ideal`` profile (instant, consistent, unthrottled),
   for the few tests about the ideal model itself.
@@ -43,9 +45,12 @@ def _running(monkeypatch: pytest.MonkeyPatch, **options: object) -> Iterator[Emu
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    """A running emulator behaving like PostHog Cloud; the POSTHOG_* environment points at it."""
-    yield from _running(monkeypatch, **CLOUD)
+def emulator(request: pytest.FixtureRequest,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    """A running emulator (the module's EMULATOR_PROFILE, default ideal); the POSTHOG_*
+    environment points at it."""
+    cloud = getattr(request.module, "EMULATOR_PROFILE", "ideal") == "cloud"
+    yield from _running(monkeypatch, **(CLOUD if cloud else {"profile": "ideal"}))
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from drawkit.errors import (
 from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 FAST = RetryPolicy(max_attempts=4, max_seconds=10, backoff_initial=0.01, backoff_max=0.05,
                    max_retry_after=0.05, max_rate_limited_seconds=1.0, timeout=(2, 5))
 NUMBERS = [f"+23480312{i:05d}" for i in range(12)]

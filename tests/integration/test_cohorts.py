@@ -15,6 +15,8 @@ from drawkit.posthog import PostHogClient, RetryPolicy
 from drawkit.posthog.upload import upload_recharges, wait_until_queryable
 from drawkit.sources.posthog_cohort import CohortGenerator
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 FAST = RetryPolicy(max_attempts=3, max_seconds=5, backoff_initial=0.01, timeout=(2, 5))
 DRAW = date(2026, 11, 27)  # window [2026-11-25 23:00Z, 2026-11-26 23:00Z)
 A, B, C, D, E = (f"+23480312000{i:02d}" for i in range(5))

@@ -9,6 +9,8 @@ from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import REQUIRED_SCOPES
 from drawkit.posthog.doctor import run_checks
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 
 def _by_name(checks):
     return {c.name: c for c in checks}

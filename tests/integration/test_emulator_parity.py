@@ -12,6 +12,8 @@ from drawkit.posthog import PostHogClient, RetryPolicy
 from drawkit.posthog.upload import upload_synth, wait_until_queryable
 from drawkit.sources.posthog import PostHogDataSource
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 SYNTH_END_DATE = date(2026, 11, 20)  # the end of the conftest's synth_data
 CLOUD = {"profile": "cloud", "ingestion_lag_seconds": 1.5}
 

@@ -17,6 +17,8 @@ from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 from drawkit.sources.posthog import PostHogDataSource
 from drawkit.sources.posthog_cohort import CohortGenerator
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 FAST = RetryPolicy(max_attempts=3, max_seconds=10, backoff_initial=0.01, timeout=(2, 30),
                    max_rate_limited_seconds=1.0)
 DRAW = date(2026, 11, 27)  # window [2026-11-25 23:00Z, 2026-11-26 23:00Z)

@@ -19,6 +19,8 @@ from drawkit.offline.posthog_emulator import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 from drawkit.sources.posthog import PostHogDataSource
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 DRAW = date(2026, 11, 27)  # window [2026-11-25 23:00Z, 2026-11-26 23:00Z)
 IN = "2026-11-26T10:00:00+01:00"
 OUT = "2026-11-24T10:00:00+01:00"

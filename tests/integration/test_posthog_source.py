@@ -23,6 +23,8 @@ from drawkit.sources.local import LocalDataSource
 from drawkit.sources.posthog import PostHogDataSource
 from drawkit.synth import SynthData, generate, write_synth
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 FAST = RetryPolicy(max_attempts=3, max_seconds=10, backoff_initial=0.01, timeout=(2, 30))
 END = date(2026, 11, 27)
 CONFIGS = {
