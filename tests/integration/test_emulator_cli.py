@@ -62,8 +62,10 @@ def test_cli_serves_synth_data_and_never_prints_keys(tmp_path):
         headers = {"Authorization": "Bearer phx_cli_test_secret_1234"}
         project = requests.get(f"{url}/api/projects/42/", headers=headers, timeout=5)
         assert project.status_code == 200
-        persons = requests.get(f"{url}/api/projects/42/persons/", headers=headers, timeout=5)
-        assert persons.json()["count"] == 40
+        persons = requests.get(f"{url}/api/projects/42/persons/?include_total", headers=headers,
+                               timeout=5)  # fmt: skip
+        assert persons.json()["count"] == 40  # the cloud profile: a count only when asked
+        assert "profile cloud" in output
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
@@ -75,6 +77,49 @@ def test_cli_without_keys_names_the_variable(monkeypatch, capsys):
     monkeypatch.delenv("POSTHOG_PROJECT_API_KEY", raising=False)
     assert main(["emulator", "--port", "0"]) == 2
     assert "POSTHOG_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_cli_rejects_a_bad_switch_value(monkeypatch, capsys):
+    monkeypatch.setenv("POSTHOG_API_KEY", "phx_x")
+    monkeypatch.setenv("POSTHOG_PROJECT_API_KEY", "phc_x")
+    assert main(["emulator", "--port", "0", "--ingestion-lag", "-1"]) == 2
+    assert "ingestion_lag_seconds must not be negative" in capsys.readouterr().err
+
+
+def test_cli_help_names_every_switch(capsys):
+    from dataclasses import fields
+
+    from drawkit.offline.posthog_emulator.behaviours import Behaviours
+
+    with pytest.raises(SystemExit):
+        main(["emulator", "--help"])
+    text = capsys.readouterr().out
+    assert "--profile {cloud,ideal,old-self-hosted}" in text
+    for spec in fields(Behaviours):
+        assert "--" + spec.name.replace("_", "-") in text
+
+
+def test_cli_switches_and_profile_reach_the_server(monkeypatch):
+    from drawkit.cli import build_parser
+    from drawkit.cli.emulator import build_server
+
+    monkeypatch.setenv("POSTHOG_API_KEY", "phx_x")
+    monkeypatch.setenv("POSTHOG_PROJECT_API_KEY", "phc_x")
+    args = build_parser().parse_args(
+        ["emulator", "--ingestion-lag", "2.5", "--no-query-cache", "--hogql-rate-limit", "7"]
+    )
+    server = build_server(args)
+    try:
+        b = server.behaviours
+        assert b.ingestion_lag_seconds == 2.5 and b.query_cache is False
+        assert b.hogql_rate_limit == 7 and b.persons_on_events is True  # the rest: cloud
+    finally:
+        server.close()
+    ideal = build_server(build_parser().parse_args(["emulator", "--profile", "ideal"]))
+    try:
+        assert ideal.behaviours.persons_on_events is False
+    finally:
+        ideal.close()
 
 
 def test_cli_rejects_a_bad_fault_rate(monkeypatch, capsys):
@@ -93,14 +138,16 @@ def test_cli_loads_exported_files(tmp_path, synth_data):
     process, lines = _start("--load", str(tmp_path), "--scopes", "query:read", env=env)
     try:
         loaded = next(line for line in lines if line.startswith("loaded"))
-        events = int(loaded.split(" rows, ")[1].split(" events")[0])
+        events = int(loaded.split(" rows read; ")[1].split(" recharge events")[0])
         url = next(line.split("=", 1)[1].strip() for line in lines if "POSTHOG_BASE_URL=" in line)
         headers = {"Authorization": "Bearer phx_k1"}
-        body = {"query": {"kind": "HogQLQuery", "query": "SELECT count() FROM events"}}
+        text = "SELECT count(), count(DISTINCT properties.transaction_id) FROM events"
+        body = {"query": {"kind": "HogQLQuery", "query": text}, "refresh": "force_blocking"}
         answer = requests.post(
-            f"{url}/api/projects/1/query/", json=body, headers=headers, timeout=5
+            f"{url}/api/environments/1/query/", json=body, headers=headers, timeout=5
         )
-        assert answer.json()["results"] == [[events]]
+        stored, distinct = answer.json()["results"][0]
+        assert 0 < distinct <= stored <= events  # each transaction present; duplicates collapse
         denied = requests.get(f"{url}/api/projects/1/cohorts/", headers=headers, timeout=5)
         assert denied.status_code == 403
     finally:

@@ -247,3 +247,13 @@ def test_unsupported_cohort_filters_are_400(emulator, filters):
     assert response.json()["attr"] == "filters"
 
 
+
+
+def test_a_static_cohort_query_is_not_cut_at_the_default_100_rows(emulator):
+    capture(emulator, [make_event(i) for i in range(150)])
+    query = {"kind": "HogQLQuery", "query": "SELECT DISTINCT distinct_id FROM events"}
+    created = requests.post(
+        api(emulator, "cohorts/"), json={"name": "all", "is_static": True, "query": query},
+        headers=auth(emulator), timeout=TIMEOUT,
+    )  # fmt: skip
+    assert wait_calculated(emulator, created.json()["id"])["count"] == 150

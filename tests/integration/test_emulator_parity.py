@@ -49,3 +49,19 @@ def test_preload_matches_upload_synth_over_http(emulator, synth_data):
         there = PostHogDataSource(other, monitor=False).get_eligible_participants(SYNTH_END_DATE)
         assert here.participants.equals(there.participants) and len(here.participants) > 20
         assert here.summary.to_dict() == there.summary.to_dict()
+
+
+def test_ingest_file_reads_json_lines_and_batches(tmp_path):
+    import json
+
+    events = [{"event": "e", "distinct_id": f"d{i}", "uuid": f"00000000-0000-4000-8000-{i:012d}"}
+              for i in range(3)]  # fmt: skip
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps({"api_key": "phc_x", "batch": events}))
+    with EmulatorServer(profile="ideal") as server:  # the ideal model: duplicates dropped at once
+        assert server.ingest_file(lines) == 3
+        assert server.ingest_file(batch) == 3
+        assert server.store.event_count() == 3
+        assert server.store.duplicates_dropped == 3

@@ -30,6 +30,7 @@ from drawkit.offline.posthog_emulator.cohort_filters import (
     normalise,
     validate_group,
 )
+from drawkit.offline.posthog_emulator.engine import EngineError
 from drawkit.offline.posthog_emulator.hogql.errors import HogQLError
 from drawkit.offline.posthog_emulator.hogql.parser import parse_select
 from drawkit.offline.posthog_emulator.hogql.runner import QueryTimeout, run_hogql
@@ -74,6 +75,8 @@ def _schedule(state: EmulatorState, cohort: dict[str, Any]) -> None:
     cohort["pending_version"] = (cohort["version"] or 0) + 1
 
     def finish() -> None:
+        if state.store.closed:
+            return
         with state.store.lock:
             current = state.store.cohorts.get(cohort["id"]) is cohort
             if current and cohort.get("_calculation") == token:
@@ -88,7 +91,9 @@ def _schedule(state: EmulatorState, cohort: dict[str, Any]) -> None:
 def _calculate(state: EmulatorState, cohort: dict[str, Any]) -> None:
     try:
         members = _compute(state, cohort)
-    except (FilterError, HogQLError, QueryTimeout) as exc:
+    except (FilterError, HogQLError, QueryTimeout, EngineError) as exc:
+        if state.store.closed:
+            return
         cohort["errors_calculating"] += 1
         cohort["last_error_message"] = str(exc)
     else:

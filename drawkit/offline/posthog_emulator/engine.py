@@ -8,6 +8,7 @@ queries run on a small pool of sessions, so one slow query (bounded by
 
 from __future__ import annotations
 
+import atexit
 import json
 import secrets
 import threading
@@ -62,7 +63,16 @@ class Engine:
         with cls._instance_lock:
             if cls._instance is None:
                 cls._instance = Engine()
+                atexit.register(cls._instance.shutdown)
             return cls._instance
+
+    def shutdown(self) -> None:
+        """Close every session (at interpreter exit), the keeper last."""
+        with self._lock:
+            for current in self._free:
+                _close_quietly(current)
+            self._free.clear()
+        _close_quietly(self._keeper)
 
     @contextmanager
     def _session(self) -> Iterator[Any]:

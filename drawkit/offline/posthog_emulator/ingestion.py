@@ -143,9 +143,14 @@ _UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a
                         r"[0-9a-fA-F]{12}$")  # fmt: skip
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def _uuid(value: Any) -> str | None:
     if value is None or value == "":
         return None
+    if isinstance(value, str) and _CANONICAL_UUID.match(value):
+        return value
     text = str(value).strip("{}")
     if not _UUID_TEXT.match(text):
         raise CaptureError(f"invalid uuid: {value!r}")

@@ -62,7 +62,7 @@ class Request:
         return f"{self.base_url}{self.path}?{urlencode(query)}"
 
 
-MAX_JSON_DEPTH = 100
+MAX_JSON_DEPTH = 128  # serde_json's recursion limit (PostHog's capture parses with serde)
 
 
 def loads(body: bytes | str) -> Any:

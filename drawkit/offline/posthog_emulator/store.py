@@ -70,11 +70,18 @@ VIEWS = [
     "LEFT JOIN {db}.persons AS p ON p.id = e.person_id",
 ]
 DEFAULT_TEAM = 1
+ROW_COLUMNS = ("uuid", "event", "properties", "timestamp", "distinct_id", "created_at",
+               "person_id", "person_properties", "person_created_at", "_version")  # fmt: skip
+FLUSH_AT = 100_000  # buffered rows that trigger a ClickHouse insert before the next read
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_MISSING = object()
 
 
 def compact_json(value: Any) -> str:
     """JSON as PostHog's pipeline writes it (no spaces, non-ASCII kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -149,6 +156,7 @@ class Store:
         self.database = self.engine.create_database()
         for ddl in (EVENTS_DDL, PERSONS_DDL, PDI_DDL, *VIEWS):
             self.engine.execute(ddl.format(db=self.database))
+
         self.lock = threading.RLock()
         self.persons: dict[str, Person] = {}  # by distinct id
         self.persons_by_id: dict[str, Person] = {}
@@ -158,6 +166,10 @@ class Store:
         self.duplicates_dropped = 0
         self.data_version = 0  # bumped whenever queryable data changes
         self._pending: deque[_Pending] = deque()
+        self._new_ids: list[tuple[str, str]] = []  # distinct ids joined to existing persons
+        self._rows: dict[str, list[Any]] = {k: [] for k in ROW_COLUMNS}  # processed, not stored
+        self._keys: list[tuple[str, str, str, int]] = []
+        self._changed: dict[str, Person] = {}
         self._version = 0
         self._merge_due: float | None = None
         self._rng = random.Random(seed)
@@ -194,7 +206,7 @@ class Store:
         with self.lock:
             self._pending.extend(_Pending(due, e) for e in events)
             if delay == 0 and lag:
-                self.sync()  # no lag: the pipeline runs before the request is answered
+                self._run_due()  # no lag: the pipeline runs before the request is answered
         return len(events)
 
     def ingest(self, raw_events: Iterable[Any], *, sent_at: Any = None) -> int:
@@ -227,32 +239,36 @@ class Store:
     # ------------------------------------------------------------------ ingestion
 
     def sync(self) -> None:
-        """Run the pipeline on every due event, and any due merge (before every read)."""
+        """Run the pipeline on every due event, store what it made, run a due merge (before
+        every read)."""
         with self.lock:
             if self._closed:
                 return
-            now = time.monotonic()
-            due = [item.event for item in self._pending if item.due <= now]
-            if due:
-                self._pending = deque(item for item in self._pending if item.due > now)
-            if due:
-                self._process(due)
-            if self._merge_due is not None and now >= self._merge_due:
+            self._run_due()
+            self._flush_rows()
+            if self._merge_due is not None and time.monotonic() >= self._merge_due:
                 self._merge()
 
+    def _run_due(self) -> None:
+        now = time.monotonic()
+        due = [item.event for item in self._pending if item.due <= now]
+        if due:
+            self._pending = deque(item for item in self._pending if item.due > now)
+            self._process(due)
+            if len(self._keys) >= FLUSH_AT:
+                self._flush_rows()
+
     def _process(self, events: list[CapturedEvent]) -> None:
-        behaviours = self.behaviours
-        changed: dict[str, Person] = {}
-        rows: dict[str, list[Any]] = {k: [] for k in (
-            "uuid", "event", "properties", "timestamp", "distinct_id", "created_at",
-            "person_id", "person_properties", "person_created_at", "_version")}  # fmt: skip
-        keys: list[tuple[str, str, str, Any]] = []
+        """The pipeline in memory: persons, types, stamped rows (stored by _flush_rows)."""
+        poe = self.behaviours.persons_on_events
+        changed, rows, keys = self._changed, self._rows, self._keys
         for event in events:
             self._record_types(event)
             props = event.properties
             if event.person_mode:
                 person = self._apply_person(event, changed)
-                person_id, stamped, created = person.id, person.properties_json(), person.created_at
+                person_id, created = person.id, person.created_at
+                stamped = person.properties_json() if poe else "{}"
             else:
                 person_id = person_uuid(self.team_id, event.distinct_id)
                 stamped, created = "{}", None
@@ -265,17 +281,38 @@ class Store:
             rows["distinct_id"].append(event.distinct_id)
             rows["created_at"].append(int(event.captured_at.timestamp() * 1_000_000))
             rows["person_id"].append(person_id)
-            rows["person_properties"].append(stamped if behaviours.persons_on_events else "{}")
+            rows["person_properties"].append(stamped)
             rows["person_created_at"].append(
                 int(created.timestamp() * 1000) if created is not None else 0
             )
             rows["_version"].append(self._version)
             keys.append((event.uuid, event.distinct_id, event.event, micros // 86_400_000_000))
-        keep = self._deduplicate(keys, behaviours)
+
+    def _flush_rows(self) -> None:
+        """Store the processed rows and person changes in ClickHouse (duplicates handled)."""
+        if not self._keys and not self._changed and not self._new_ids:
+            return
+        rows, keys, changed = self._rows, self._keys, self._changed
+        self._rows = {k: [] for k in ROW_COLUMNS}
+        self._keys, self._changed = [], {}
+        keep = self._deduplicate(keys, self.behaviours)
         if keep is not None:
             rows = {k: [v for v, ok in zip(values, keep, strict=True) if ok]
                     for k, values in rows.items()}  # fmt: skip
-        self._insert_events(rows)
+            self._insert_events(rows)
+        else:
+            # One INSERT block collapses its own duplicates at once (ReplacingMergeTree sorts
+            # and replaces within a part): copies go in separate blocks, to collapse later.
+            rounds: dict[tuple, int] = {}
+            occurrence = []
+            for key in keys:
+                rounds[key] = rounds.get(key, -1) + 1
+                occurrence.append(rounds[key])
+            for round_number in range(max(occurrence, default=0) + 1):
+                self._insert_events({
+                    k: [v for v, n in zip(values, occurrence, strict=True) if n == round_number]
+                    for k, values in rows.items()
+                })  # fmt: skip
         self._insert_persons(changed.values())
         self.data_version += 1
 
@@ -311,22 +348,36 @@ class Store:
             self.persons_by_id[person.id] = person
             changed[person.id] = person
         props = event.properties
-        before = person.properties_json() if person.id not in changed else None
+        other = props.get("alias") if event.event == "$create_alias" else (
+            props.get("$anon_distinct_id") if event.event == "$identify" else None
+        )
+        if isinstance(other, (str, int)) and str(other) and str(other) not in self.persons:
+            person.distinct_ids.append(str(other))  # an unknown id joins this person
+            self.persons[str(other)] = person
+            self._new_ids.append((str(other), person.id))
+        current = person.properties
+        touched = False
         set_once = props.get("$set_once")
         if isinstance(set_once, Mapping):
             for key, value in set_once.items():
-                person.properties.setdefault(key, value)
+                if key not in current:
+                    current[key] = value
+                    touched = True
         set_props = props.get("$set")
         if isinstance(set_props, Mapping):
-            person.properties.update(set_props)
+            for key, value in set_props.items():
+                old = current.get(key, _MISSING)
+                if old is _MISSING or old != value or type(old) is not type(value):
+                    current[key] = value
+                    touched = True
         unset = props.get("$unset")
         if isinstance(unset, list):
             for key in unset:
-                person.properties.pop(str(key), None)
-        if set_once or set_props or unset:
+                if current.pop(str(key), _MISSING) is not _MISSING:
+                    touched = True
+        if touched:
             person._json = None
-            if before is None or person.properties_json() != before:
-                changed[person.id] = person
+            changed[person.id] = person
         return person
 
     def _deduplicate(self, keys: list[tuple], behaviours: Behaviours) -> list[bool] | None:
@@ -344,6 +395,10 @@ class Store:
         if not any(duplicate):
             return None
         if behaviours.eventual_dedup:
+            if self._merge_due is None:
+                # Copies collapse when the model says so (merge_delay_seconds), not when
+                # ClickHouse's background merger happens to pick their parts.
+                self.engine.execute(f"SYSTEM STOP MERGES {self.database}.events")
             self._merge_due = time.monotonic() + behaviours.merge_delay_seconds
             return None
         self.duplicates_dropped += sum(duplicate)
@@ -400,7 +455,7 @@ class Store:
 
     def _insert_persons(self, people: Iterable[Person]) -> None:
         people = list(people)
-        if not people:
+        if not people and not self._new_ids:
             return
         for person in people:
             person.version += 1
@@ -417,10 +472,13 @@ class Store:
             table,
         )
         new = [p for p in people if p.version == 1]
-        if new:
+        pairs = [(d, p.id) for p in new for d in p.distinct_ids]
+        pairs += [pair for pair in self._new_ids if pair not in pairs]
+        self._new_ids = []
+        if pairs:
             ids = pa.table({
-                "distinct_id": pa.array([d for p in new for d in p.distinct_ids], pa.string()),
-                "person_id": pa.array([p.id for p in new for _ in p.distinct_ids], pa.string()),
+                "distinct_id": pa.array([d for d, _ in pairs], pa.string()),
+                "person_id": pa.array([i for _, i in pairs], pa.string()),
             })  # fmt: skip
             self.engine.execute(
                 f"INSERT INTO {self.database}.person_distinct_ids_raw SELECT distinct_id, "  # noqa: S608
@@ -430,7 +488,9 @@ class Store:
 
     def _merge(self) -> None:
         before = self._row_count()
-        self.engine.execute(f"OPTIMIZE TABLE {self.database}.events FINAL")
+        table = f"{self.database}.events"
+        self.engine.execute(f"SYSTEM START MERGES {table}")
+        self.engine.execute(f"OPTIMIZE TABLE {table} FINAL")
         self.duplicates_dropped += before - self._row_count()
         self._merge_due = None
         self.data_version += 1
@@ -475,6 +535,8 @@ class Store:
         """Drop every event, person, property definition and cohort."""
         with self.lock:
             self._pending.clear()
+            self._rows = {k: [] for k in ROW_COLUMNS}
+            self._keys, self._changed, self._new_ids = [], {}, []
             for table in ("events", "persons_raw", "person_distinct_ids_raw"):
                 self.engine.execute(f"TRUNCATE TABLE {self.database}.{table}")
             self.persons.clear()
@@ -485,6 +547,11 @@ class Store:
             self.duplicates_dropped = 0
             self._merge_due = None
             self.data_version += 1
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
 
     def close(self) -> None:
         """Drop this store's database (the store is unusable afterwards)."""

@@ -85,6 +85,7 @@ class Settings:
     legacy_functions: bool = False
     paginate: bool = True  # add DEFAULT_RETURNED_ROWS + 1 when the top SELECT has no LIMIT
     always_peek: bool = False  # ask one extra row even with a LIMIT (the ideal profile's hasMore)
+    unbounded: bool = False  # no clamp, no default (cohort calculations: LimitContext 1e9)
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -192,7 +193,7 @@ class Printer:
             self._pop_ctes(node.ctes)
 
     def _limit(self, node: ast.SelectQuery, top: bool | str) -> str | None:
-        if not top:
+        if not top or self.settings.unbounded:
             return None if node.limit is None else self.visit(node.limit)
         clamp = MAX_SELECT_RETURNED_ROWS
         given = None if node.limit is None else self._resolve(node.limit)

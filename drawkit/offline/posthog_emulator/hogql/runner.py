@@ -78,13 +78,12 @@ def run_hogql(
             person_property_types=dict(store.person_property_types) if options.property_typing
             else {},
             legacy_functions=options.legacy_functions,
-            always_peek=options.paginate_always,
+            always_peek=options.paginate_always and not options.unbounded,
+            unbounded=options.unbounded,
             values=dict(values or {}),
         )  # fmt: skip
     printed = Printer(settings).print_query(tree)
     sql = printed.sql
-    if options.unbounded:
-        sql = f"SELECT * FROM ({sql})"  # noqa: S608 - printed from the parsed query
     ch_settings: dict[str, Any] = {"max_execution_time": options.max_execution_seconds,
                                    "timeout_overflow_mode": "throw"}  # fmt: skip
     try:
