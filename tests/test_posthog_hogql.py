@@ -14,8 +14,8 @@ import pytest
 
 from drawkit.config import PromotionConfig
 from drawkit.eligibility import draw_window
+from drawkit.posthog.rules import classify_json_amount
 from drawkit.sources.posthog import HogQLBuilder
-from drawkit.sources.posthog_rules import classify_json_amount
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "hogql_stub"))  # posthog.hogql.errors, which the parser imports

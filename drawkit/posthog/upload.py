@@ -215,7 +215,7 @@ def upload_recharges(
     ``recharges``: transaction_id, msisdn (any format), amount_ngn, timestamp[, channel].
     ``persons``: msisdn, blacklisted. Persons with no sendable recharge get a ``$set``.
     """
-    from drawkit.sources.posthog_rules import classify_amount_text
+    from drawkit.posthog.rules import classify_amount_text
 
     config = config or PromotionConfig()
     frame, skipped, not_sent = _prepare(recharges, config)

@@ -1,7 +1,7 @@
 """PostHogDataSource: participants from PostHog, results published back as events.
 
 Both strategies apply docs/eligibility-rules.md exactly, with the same reasons as the
-local path (:mod:`drawkit.sources.posthog_rules` holds the HogQL and Python halves):
+local path (:mod:`drawkit.posthog.rules` holds the HogQL and Python halves):
 
 * ``"hogql"`` (default): PostHog does the work. A first query lists the few values
   HogQL cannot decide (distinct ids that are not E.164, numbers written with exponents),
@@ -67,10 +67,7 @@ from drawkit.eligibility import (
 from drawkit.errors import ConfigError, InputError, PostHogError
 from drawkit.msisdn import invalid_reason, mask, normalize, normalize_series
 from drawkit.posthog.client import PostHogClient, build_event
-from drawkit.redact import redact
-from drawkit.sources.base import PublishReport
-from drawkit.sources.posthog_cohort import CohortGenerator
-from drawkit.sources.posthog_rules import (
+from drawkit.posthog.rules import (
     FAST_JSON_MAX_LENGTH,
     FAST_JSON_NUMBER,
     PLAIN_DECIMAL,
@@ -79,6 +76,9 @@ from drawkit.sources.posthog_rules import (
     e164_pattern,
     plain_json_number,
 )
+from drawkit.redact import redact
+from drawkit.sources.base import PublishReport
+from drawkit.sources.posthog_cohort import CohortGenerator
 
 logger = logging.getLogger("drawkit.sources.posthog")
 
