@@ -18,6 +18,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
+
 from drawkit.errors import ConfigError, SettingsError
 
 # Where a draw's participants come from, and how the PostHog source finds them.
@@ -67,17 +70,76 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-def validate_base_url(url: str, variable: str = ENV_BASE_URL) -> str:
-    """Return ``url`` without a trailing slash; refuse plain HTTP to a non-loopback host."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"{variable} must be an http(s) URL such as {DEFAULT_BASE_URL}")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+def mask_url(url: str) -> str:
+    """``url`` with any user:password part replaced by ``***`` (safe to print)."""
+    return _USERINFO.sub(r"\1***@", str(url))
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+_UNSAFE = re.compile(r"[\\\s\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a URL really connects: scheme, host (lower case, no brackets) and port."""
+
+    scheme: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = {"http": 80, "https": 443}[self.scheme]
+        return f"{self.scheme}://{host}" + ("" if self.port == default else f":{self.port}")
+
+
+def url_origin(url: str, variable: str = ENV_BASE_URL) -> Origin:
+    """The origin ``requests`` will connect to for ``url``, refusing anything ambiguous.
+
+    The URL is read by urllib3 (what ``requests`` uses to connect) and by urllib; both
+    must agree on the host. Credentials in the URL, backslashes, white space and control
+    characters are refused, and the message never repeats what was refused.
+    """
+    text = str(url).strip()
+    if _UNSAFE.search(text):
         raise SettingsError(
-            f"{variable} uses plain http to {parts.hostname}: HTTPS is required except for "
+            f"{variable} contains a backslash, white space or a control character: write "
+            f"a plain URL such as {DEFAULT_BASE_URL}"
+        )
+    try:
+        parts = urlsplit(text)
+        connect = parse_url(text)
+        port = parts.port
+    except (ValueError, LocationParseError):
+        raise SettingsError(f"{variable} is not a valid URL (e.g. {DEFAULT_BASE_URL})") from None
+    scheme = (parts.scheme or "").lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{variable} must be an http(s) URL such as {DEFAULT_BASE_URL}")
+    if "@" in parts.netloc or connect.auth:
+        raise SettingsError(
+            f"{variable} carries a user name or password ({mask_url(text)}): credentials "
+            f"never go in the URL; the personal API key belongs in {ENV_API_KEY}"
+        )
+    host = (connect.host or "").strip("[]").lower()
+    if host != parts.hostname.lower():
+        raise SettingsError(f"{variable} names its host ambiguously: write a plain URL")
+    default = 443 if scheme == "https" else 80
+    return Origin(scheme, host, port or default)
+
+
+def validate_base_url(url: str, variable: str = ENV_BASE_URL) -> str:
+    """Return ``url`` without a trailing slash; refuse plain HTTP to a non-loopback host,
+    credentials in the URL, a query or fragment, and URLs whose host is ambiguous."""
+    origin = url_origin(url, variable)
+    parts = urlsplit(str(url).strip())
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{variable} must be a base URL without ?query or #fragment")
+    if origin.scheme == "http" and not is_loopback_host(origin.host):
+        raise SettingsError(
+            f"{variable} uses plain http to {origin.host}: HTTPS is required except for "
             "loopback addresses (localhost, 127.0.0.1, ::1)"
         )
-    return url.strip().rstrip("/")
+    return f"{origin}{parts.path}".rstrip("/")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ LAYERS: list[set[str]] = [
     {"__init__", "errors", "config", "msisdn", "redact", "synth", "store", "contract"},
     {"eligibility"},  # pure rules on DataFrames: the cohort filters and every source use them
     {"posthog", "beacon", "offline"},  # clients, and the stand-ins for what they reach
-    {"cohorts"},
     {"sources"},
     {"draw"},
     {"audit", "charts"},

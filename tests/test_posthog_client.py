@@ -129,13 +129,14 @@ def test_retry_after_seconds_date_and_detail():
     assert parse_retry_after(_response(503), lambda: now) is None
 
 
-def test_retry_wait_honours_retry_after_and_total_time():
+def test_retry_wait_honours_retry_after_and_bounds_each_kind_of_wait():
     from tenacity import RetryCallState
 
     from drawkit.posthog.transport import Transport, _Retryable
 
     transport = Transport(policy=RetryPolicy(backoff_initial=0.5, max_seconds=10,
-                                             max_retry_after=5))
+                                             max_retry_after=5, max_rate_limited_seconds=7,
+                                             max_attempts=3))
 
     def state(attempt: int, exc: Exception, elapsed: float) -> RetryCallState:
         s = RetryCallState(None, None, (), {})
@@ -144,11 +145,48 @@ def test_retry_wait_honours_retry_after_and_total_time():
         s.outcome_timestamp = s.start_time + elapsed
         return s
 
-    assert transport._wait(state(1, _Retryable(503, "x"), 0)) == 0.5
-    assert transport._wait(state(3, _Retryable(503, "x"), 0)) == 2.0
-    assert transport._wait(state(1, _Retryable(429, "x", retry_after=3), 0)) == 3.0
-    assert transport._wait(state(1, _Retryable(429, "x", retry_after=60), 0)) == 5.0
-    assert transport._wait(state(4, _Retryable(503, "x"), 9.5)) == 0.5
+    fresh = {"limited": 0.0}
+    assert transport._wait(state(1, _Retryable(503, "x"), 0), dict(fresh)) == 0.5
+    assert transport._wait(state(3, _Retryable(503, "x"), 0), dict(fresh)) == 2.0
+    assert transport._wait(state(4, _Retryable(503, "x"), 9.5), dict(fresh)) == 0.5
+    limits = dict(fresh)
+    assert transport._wait(state(1, _Retryable(429, "x", retry_after=3), 0), limits) == 3.0
+    assert transport._wait(state(2, _Retryable(429, "x", retry_after=60), 3), limits) == 4.0
+    assert limits["limited"] == 7.0  # the 429 bound is spent: the next 429 stops
+    assert transport._stop(state(3, _Retryable(429, "x"), 7), limits)
+    # time spent waiting out 429s does not count against the other failures' bound
+    assert not transport._stop(state(3, _Retryable(503, "x"), 9), limits)
+    assert transport._stop(state(5, _Retryable(503, "x"), 9), limits)  # 3 non-429 failures
+
+
+def test_default_read_timeout_outlasts_posthogs_query_limit():
+    from drawkit.posthog.transport import SERVER_QUERY_SECONDS
+
+    assert RetryPolicy().timeout[1] > SERVER_QUERY_SECONDS
+    assert RetryPolicy().hogql_per_hour == 120
+
+
+def test_query_budget_waits_for_a_slot_or_refuses_beyond_its_bound():
+    from drawkit.errors import PostHogRateLimitedError
+    from drawkit.posthog.transport import QueryBudget
+
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    budget = QueryBudget(3, clock=lambda: now[0], sleep=sleep)
+    for t in (0.0, 10.0, 20.0):
+        now[0] = t
+        assert budget.acquire(max_wait=0) == 0.0
+        budget.charge()
+    now[0] = 30.0
+    with pytest.raises(PostHogRateLimitedError, match="budget of 3 queries per hour"):
+        budget.acquire(max_wait=60)
+    assert budget.acquire(max_wait=3600) == 3570.0  # until the first query is an hour old
+    assert waits == [3570.0] and budget.used() == 2 and budget.charged == 3
 
 
 def test_required_scopes_cover_every_private_call():

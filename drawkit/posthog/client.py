@@ -52,6 +52,10 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0"
 CAPTURE_CHUNK = 1000  # events per /batch/ request
 CAPTURE_MAX_BYTES = 4 * 1024 * 1024  # stay well under PostHog's 20 MB batch cap
+STATIC_INSERT_CHUNK = 1000  # PostHog's DEFAULT_COHORT_INSERT_BATCH_SIZE
+# refresh modes of POST /query/: "blocking" may serve a cached answer for hours;
+# "force_blocking" always recomputes (use it for every answer that is written or certified).
+REFRESH_MODES = ("blocking", "force_blocking", "async", "force_async", "lazy_async")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class QueryResult:
     results: list[list[Any]]
     types: list[Any] = field(default_factory=list)
     has_more: bool = False
+    cached: bool = False
 
     def to_frame(self) -> pd.DataFrame:
         """The rows as a DataFrame with the query's column names."""
@@ -105,7 +110,9 @@ class PostHogClient:
         self.project_id = str(project_id)
         self._project_api_key = project_api_key
         register_secrets([api_key, project_api_key])
-        self._transport = Transport(session, policy, sleep=sleep, clock=clock)
+        self._transport = Transport(session, policy, origins=[self.base_url, self.capture_url],
+                                    sleep=sleep, clock=clock)
+        self._query_root = "environments"  # PostHog's query path; /projects/ is the alias
         self._sleep, self._clock = sleep, clock
         self.session.headers.update(
             {"Authorization": f"Bearer {api_key}", "User-Agent": f"drawkit/{__version__}"}
@@ -167,8 +174,18 @@ class PostHogClient:
         return self._transport.metrics.total_requests()
 
     def reset_metrics(self) -> None:
-        """Start counting afresh."""
+        """Start counting afresh (the hourly query budget keeps its history)."""
         self._transport.metrics.reset()
+        self._transport.budget.charged = 0
+
+    def queries_charged(self) -> int:
+        """HogQL queries that reached PostHog (and count against its throttle) so far."""
+        return self._transport.budget.charged
+
+    def queries_left_this_hour(self) -> int | None:
+        """HogQL queries still inside the hourly budget (None: no budget set)."""
+        budget = self._transport.budget
+        return None if budget.per_hour is None else max(0, budget.per_hour - budget.used())
 
     # ------------------------------------------------------------------ plumbing
 
@@ -248,6 +265,7 @@ class PostHogClient:
         first = True
         endpoint = f"GET {template}"
         while url:
+            self._transport.check_url(url, endpoint, "pagination link")
             response = self._transport.request(
                 "GET",
                 url,
@@ -314,16 +332,21 @@ class PostHogClient:
         )
         return self._json(response, endpoint)
 
-    def add_persons_to_static_cohort(self, cohort_id: int, person_uuids: Iterable[str]) -> None:
-        """Add persons (by person UUID) to a static cohort."""
+    def add_persons_to_static_cohort(self, cohort_id: int, person_uuids: Iterable[str]) -> int:
+        """Add persons (by person UUID) to a static cohort, at most 1,000 per request
+        (PostHog's insert batch); returns the number of requests sent."""
         endpoint = "PATCH /cohorts/{id}/add_persons_to_static_cohort/"
-        self._private(
-            "PATCH",
-            self._project_path(f"cohorts/{int(cohort_id)}/add_persons_to_static_cohort/"),
-            "/cohorts/{id}/add_persons_to_static_cohort/",
-            on_error=self._errors("PATCH", endpoint, f"cohort {cohort_id}"),
-            json={"person_ids": list(person_uuids)},
-        )
+        ids = list(person_uuids)
+        chunks = [ids[i : i + STATIC_INSERT_CHUNK] for i in range(0, len(ids), STATIC_INSERT_CHUNK)]
+        for chunk in chunks:
+            self._private(
+                "PATCH",
+                self._project_path(f"cohorts/{int(cohort_id)}/add_persons_to_static_cohort/"),
+                "/cohorts/{id}/add_persons_to_static_cohort/",
+                on_error=self._errors("PATCH", endpoint, f"cohort {cohort_id}"),
+                json={"person_ids": chunk},
+            )
+        return len(chunks)
 
     def iter_cohort_persons(
         self, cohort_id: int, page_size: int = 1000
@@ -373,19 +396,19 @@ class PostHogClient:
         *,
         refresh: str = "blocking",
     ) -> QueryResult:
-        """Run a HogQL query (POST /query/, kind HogQLQuery); ``values`` fill {placeholders}."""
+        """Run a HogQL query (POST /query/, kind HogQLQuery); ``values`` fill {placeholders}.
+
+        ``refresh="blocking"`` (PostHog's default) may return a cached answer that is
+        hours old; pass ``"force_blocking"`` when the answer decides what is written or
+        certified. Every call is one query charged against PostHog's HogQL throttle
+        (120/hour by default) and drawkit's own budget (``RetryPolicy.hogql_per_hour``).
+        """
+        if refresh not in REFRESH_MODES:
+            raise InputError(f"refresh must be one of {', '.join(REFRESH_MODES)}")
         node: dict[str, Any] = {"kind": "HogQLQuery", "query": hogql}
         if values:
             node["values"] = dict(values)
-        endpoint = "POST /query/"
-        response = self._private(
-            "POST",
-            self._project_path("query/"),
-            "/query/",
-            on_error=self._query_errors(endpoint),
-            json={"query": node, "refresh": refresh},
-        )
-        body = self._json(response, endpoint)
+        body = self._query_post({"query": node, "refresh": refresh})
         if "results" not in body and body.get("query_status"):
             body = self._await_query(body["query_status"])
         return QueryResult(
@@ -393,11 +416,33 @@ class PostHogClient:
             results=list(body.get("results") or []),
             types=list(body.get("types") or []),
             has_more=bool(body.get("hasMore")),
+            cached=bool(body.get("is_cached")),
         )
 
-    def query_frame(self, hogql: str, values: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def _query_path(self, path: str = "") -> str:
+        return f"/api/{self._query_root}/{self.project_id}/query/{path}"
+
+    def _query_post(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """POST the query to /api/environments/ (PostHog's path), falling back once to the
+        /api/projects/ alias for an older self-hosted instance that has no environments."""
+        endpoint = "POST /query/"
+        try:
+            response = self._private("POST", self._query_path(), "/query/",
+                                     on_error=self._query_errors(endpoint), json=payload,
+                                     charge=True)
+        except PostHogNotFoundError:
+            if self._query_root != "environments":
+                raise
+            self._query_root = "projects"
+            response = self._private("POST", self._query_path(), "/query/",
+                                     on_error=self._query_errors(endpoint), json=payload,
+                                     charge=True)
+        return self._json(response, endpoint)
+
+    def query_frame(self, hogql: str, values: Mapping[str, Any] | None = None, *,
+                    refresh: str = "blocking") -> pd.DataFrame:
         """Run a HogQL query and return the rows as a DataFrame."""
-        return self.query(hogql, values).to_frame()
+        return self.query(hogql, values, refresh=refresh).to_frame()
 
     def _query_errors(self, endpoint: str) -> ErrorHandler:
         base = self._errors("POST", endpoint)
@@ -422,8 +467,7 @@ class PostHogClient:
                     endpoint=endpoint,
                 )
             self._sleep(0.5)
-            response = self._private("GET", self._project_path(f"query/{query_id}/"),
-                                     "/query/{id}/")
+            response = self._private("GET", self._query_path(f"{query_id}/"), "/query/{id}/")
             status = self._json(response, endpoint).get("query_status") or {}
         if status.get("error"):
             raise PostHogBadRequestError(
@@ -483,7 +527,8 @@ class PostHogClient:
                 "api_key": self._project_api_key,
                 "batch": list(events),
                 "historical_migration": False,
-                "sent_at": datetime.now(UTC).isoformat(),
+                # No sent_at: PostHog would shift every timestamp by (receive time - sent_at),
+                # and a retried batch would carry a stale one. Events say $ignore_sent_at too.
             },
             default=str,
         ).encode("utf-8")
@@ -525,12 +570,19 @@ def build_event(
     uuid: str | None = None,
     set_properties: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An event dict for capture: uuid (random if not given), UTC ISO timestamp, $set."""
+    """An event dict for capture: uuid (random if not given), UTC ISO timestamp, $set.
+
+    An event with a ``timestamp`` (a source system's time) carries ``$ignore_sent_at``
+    so PostHog's clock-skew correction never moves it (a recharge near the cutoff would
+    otherwise cross into another draw).
+    """
     if not event or not str(distinct_id):
         raise InputError("an event needs a name and a distinct_id")
     props = dict(properties or {})
     props.setdefault("$lib", "drawkit")
     props.setdefault("$lib_version", __version__)
+    if timestamp is not None:
+        props["$ignore_sent_at"] = True
     if set_properties:
         props["$set"] = dict(set_properties)
     try:

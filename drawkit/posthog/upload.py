@@ -1,18 +1,28 @@
 """Load recharge data (e.g. from drawkit.synth) into PostHog through the capture API.
 
 One ``recharge`` event per usable row, on the person whose distinct_id is the E.164
-MSISDN, with a uuid derived from the transaction id: loading the same file twice
-records each recharge once. Rows that cannot become an event (no valid phone number,
-no readable timestamp, no transaction id) are counted by reason and returned, never
-dropped silently. Rows with a bad amount ARE sent (the amount as written), so the
-PostHog side accounts for them just as the local rules do.
+MSISDN, with a uuid derived from the transaction id (and, for a transaction id that
+appears again in the file, its occurrence): loading the same file twice records each
+row once, and a duplicate row stays a duplicate for the rules. Rows that cannot become
+an event (no valid phone number, no readable timestamp, no transaction id) are listed
+with the local rules' reason (``UploadSummary.not_sent``), never dropped silently. Rows
+with a bad amount ARE sent, so the PostHog side rejects them as the local rules do.
+
+Amounts are sent as written: a JSON number only when the text is a plain decimal that a
+double holds exactly, otherwise the text itself. Every event carries its source-system
+timestamp with ``$ignore_sent_at`` (PostHog never shifts it), and PostHog makes events
+queryable seconds to minutes after capture: :func:`wait_until_queryable` waits for them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +30,8 @@ import pandas as pd
 
 from drawkit.config import PromotionConfig
 from drawkit.contract import person_uuid, recharge_uuid
-from drawkit.eligibility import parse_timestamps
+from drawkit.eligibility import INVALID_MSISDN, MISSING_TIMESTAMP, parse_timestamps
+from drawkit.errors import PostHogUnavailableError
 from drawkit.msisdn import normalize_series
 
 if TYPE_CHECKING:
@@ -31,6 +42,11 @@ logger = logging.getLogger("drawkit.posthog")
 SKIP_MSISDN = "invalid_msisdn"
 SKIP_TIMESTAMP = "unreadable_timestamp"
 SKIP_TRANSACTION = "missing_transaction_id"
+# Uploaded events PostHog's queries see (each uuid once, even before PostHog's merge).
+_QUERYABLE = ("SELECT uniqExact(uuid) FROM events WHERE event = '{event}' "
+              "AND JSONExtractString(properties, 'drawkit_upload') = '{upload}'")
+UPLOAD_PROPERTY = "drawkit_upload"  # names the upload an event came from (a content hash)
+_PLAIN = re.compile(r"^[+-]?(?:[0-9]+|[0-9]*\.[0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,10 @@ class UploadSummary:
     persons_set: int
     rows_skipped: dict[str, int] = field(default_factory=dict)
     bad_amounts_sent: int = 0
+    not_sent: pd.DataFrame = field(default_factory=lambda: _not_sent_frame([], [], [], []),
+                                   repr=False, compare=False)
+    uuids: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    upload_id: str = ""
 
     def format(self) -> str:
         """A short human summary."""
@@ -54,20 +74,41 @@ class UploadSummary:
 
 
 
-def _prepare(recharges: pd.DataFrame, config: PromotionConfig) -> tuple[pd.DataFrame, dict]:
-    """Normalised usable rows, and the counts of rows that cannot be sent."""
-    e164, _reason = normalize_series(recharges["msisdn"])
+def _not_sent_frame(tids, msisdns, amounts, reasons) -> pd.DataFrame:
+    return pd.DataFrame({"transaction_id": pd.Series(tids, dtype=object),
+                         "msisdn": pd.Series(msisdns, dtype=object),
+                         "amount_ngn": pd.Series(amounts, dtype=object),
+                         "reason": pd.Series(reasons, dtype=object)})
+
+
+def _prepare(recharges: pd.DataFrame, config: PromotionConfig
+             ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Normalised usable rows, the counts of rows that cannot be sent, and those rows
+    with the local rules' reason (``invalid_msisdn: <why>``, ``missing_timestamp``...)."""
+    e164, why = normalize_series(recharges["msisdn"])
     stamps = parse_timestamps(recharges["timestamp"], config)
     tid = recharges["transaction_id"].astype("string").str.strip()
-    bad_msisdn = e164.isna()
-    bad_tid = ~bad_msisdn & (tid.isna() | (tid == ""))
-    bad_time = ~bad_msisdn & ~bad_tid & stamps.isna()
+    bad_tid = tid.isna() | (tid == "")
+    bad_msisdn = ~bad_tid & e164.isna()
+    bad_time = ~bad_tid & ~bad_msisdn & stamps.isna()
     skipped = {
         SKIP_MSISDN: int(bad_msisdn.sum()),
         SKIP_TRANSACTION: int(bad_tid.sum()),
         SKIP_TIMESTAMP: int(bad_time.sum()),
     }
+    blank_time = recharges["timestamp"].astype("string").str.strip().fillna("") == ""
+    reason = pd.Series(None, index=recharges.index, dtype=object)
+    reason[bad_tid] = SKIP_TRANSACTION
+    reason[bad_msisdn] = INVALID_MSISDN + ": " + why[bad_msisdn].astype(str)
+    reason[bad_time] = SKIP_TIMESTAMP
+    reason[bad_time & blank_time] = MISSING_TIMESTAMP
     keep = ~(bad_msisdn | bad_tid | bad_time)
+    dropped = ~keep
+    not_sent = _not_sent_frame(recharges["transaction_id"][dropped].tolist(),
+                               recharges["msisdn"][dropped].tolist(),
+                               recharges["amount_ngn"][dropped].tolist(),
+                               reason[dropped].tolist())
+    occurrence = tid[keep].groupby(tid[keep]).cumcount()
     frame = pd.DataFrame(
         {
             "transaction_id": tid[keep],
@@ -75,28 +116,52 @@ def _prepare(recharges: pd.DataFrame, config: PromotionConfig) -> tuple[pd.DataF
             "amount": recharges["amount_ngn"][keep],
             "timestamp": stamps[keep],
             "channel": recharges["channel"][keep] if "channel" in recharges else None,
+            "occurrence": occurrence,
         }
     )
-    return frame, {k: v for k, v in skipped.items() if v}
+    return frame, {k: v for k, v in skipped.items() if v}, not_sent
+
+
+def amount_value(raw: object) -> Any:
+    """The amount as sent: a JSON number when the text is a plain decimal a double holds
+    exactly (so PostHog reads the same decimal), otherwise the text as written."""
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NA:
+        return None
+    if isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, int | np.integer):
+        return int(raw)
+    if isinstance(raw, float | np.floating):
+        return float(raw) if np.isfinite(raw) else str(raw)
+    text = str(raw)
+    cleaned = text.strip()
+    if _PLAIN.match(cleaned):
+        exact = Decimal(cleaned)
+        number = float(exact)
+        if Decimal(repr(number)) == exact and np.isfinite(number):
+            return int(number) if exact == exact.to_integral_value() else number
+    return text
+
+
+def upload_uuid(transaction_id: str, occurrence: int) -> str:
+    """The uuid of an uploaded row: the transaction's, or for its n-th repeat in the
+    file, the transaction's and n (so a re-upload records each row once)."""
+    return recharge_uuid(transaction_id if not occurrence else f"{transaction_id}#{occurrence}")
 
 
 def _events(
     frame: pd.DataFrame, blacklisted: dict[str, bool], config: PromotionConfig
 ) -> Iterator[dict[str, Any]]:
     names = config.posthog
-    numeric = pd.to_numeric(frame["amount"], errors="coerce")
-    for tid, msisdn, raw, num, stamp, channel in zip(
-        frame["transaction_id"], frame["msisdn"], frame["amount"], numeric,
-        frame["timestamp"], frame["channel"], strict=True,
+    for tid, msisdn, raw, stamp, channel, occurrence in zip(
+        frame["transaction_id"], frame["msisdn"], frame["amount"],
+        frame["timestamp"], frame["channel"], frame["occurrence"], strict=True,
     ):
-        if pd.notna(num) and np.isfinite(num):
-            amount: Any = int(num) if float(num).is_integer() else float(num)
-        else:
-            amount = None if pd.isna(raw) else str(raw)
         props: dict[str, Any] = {
-            names.amount_property: amount,
+            names.amount_property: amount_value(raw),
             names.transaction_property: tid,
             names.msisdn_property: msisdn,
+            "$ignore_sent_at": True,
             "$set": {
                 names.msisdn_property: msisdn,
                 names.blacklist_property: bool(blacklisted.get(msisdn, False)),
@@ -109,7 +174,7 @@ def _events(
             "distinct_id": msisdn,
             "properties": props,
             "timestamp": stamp.isoformat(),
-            "uuid": recharge_uuid(tid),
+            "uuid": upload_uuid(tid, int(occurrence)),
         }
 
 
@@ -150,21 +215,65 @@ def upload_recharges(
     ``recharges``: transaction_id, msisdn (any format), amount_ngn, timestamp[, channel].
     ``persons``: msisdn, blacklisted. Persons with no sendable recharge get a ``$set``.
     """
+    from drawkit.posthog.rules import classify_amount_text
+
     config = config or PromotionConfig()
-    frame, skipped = _prepare(recharges, config)
+    frame, skipped, not_sent = _prepare(recharges, config)
     blacklisted = _blacklist_map(persons)
-    numeric = pd.to_numeric(frame["amount"], errors="coerce")
-    bad_amounts = int((numeric.isna() | (numeric <= 0)).sum())
-    sent = client.capture_batch(_events(frame, blacklisted, config), chunk_size=chunk_size)
+    bad_amounts = sum(
+        classify_amount_text(None if pd.isna(a) else str(a))[0] is not None
+        for a in frame["amount"].astype(object)
+    )
+    events = list(_events(frame, blacklisted, config))
+    upload_id = hashlib.sha256("\n".join(e["uuid"] for e in events).encode()).hexdigest()[:16]
+    for event in events:
+        event["properties"][UPLOAD_PROPERTY] = upload_id
+    sent = client.capture_batch(events, chunk_size=chunk_size)
     seen = set(frame["msisdn"].unique())
     extra = [m for m in blacklisted if m not in seen]
     persons_set = len(seen)
     if extra:
         client.capture_batch(_person_events(extra, blacklisted, config), chunk_size=chunk_size)
         persons_set += len(extra)
-    summary = UploadSummary(len(recharges), sent, persons_set, skipped, bad_amounts)
+    summary = UploadSummary(len(recharges), sent, persons_set, skipped, bad_amounts,
+                            not_sent, tuple(e["uuid"] for e in events), upload_id)
     logger.info("upload: %s", summary.format())
     return summary
+
+
+def wait_until_queryable(
+    client: PostHogClient,
+    summary: UploadSummary,
+    config: PromotionConfig | None = None,
+    *,
+    timeout: float = 300.0,
+    poll_seconds: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> float:
+    """Wait (bounded) until PostHog's queries see every recharge event the upload sent
+    (one query per poll: events carry the upload's id); return the seconds waited.
+    Raises PostHogUnavailableError naming how many are still missing after ``timeout``
+    (PostHog ingests asynchronously: seconds to minutes)."""
+    config = config or PromotionConfig()
+    wanted = len(set(summary.uuids))
+    event = config.posthog.recharge_event.replace("\\", "\\\\").replace("'", "\\'")
+    query = _QUERYABLE.format(event=event, upload=summary.upload_id)
+    started, interval = clock(), poll_seconds
+    while wanted:
+        seen = int(client.query(query, refresh="force_blocking").results[0][0])
+        if seen >= wanted:
+            break
+        waited = clock() - started
+        if waited >= timeout:
+            raise PostHogUnavailableError(
+                f"{wanted - seen:,} of {wanted:,} uploaded events were still not queryable "
+                f"in PostHog after {waited:.0f}s (ingestion lag): wait and check again",
+                endpoint="POST /query/",
+            )
+        sleep(min(interval, timeout - waited))
+        interval = min(interval * 2, 30.0)  # each poll is a charged HogQL query
+    return clock() - started
 
 
 def upload_synth(

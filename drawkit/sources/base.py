@@ -22,11 +22,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PublishReport:
-    """What record_draw_result did: events sent and events already there."""
+    """What record_draw_result did: events sent and events already there; ``visible``
+    says whether every event could be read back before the source's wait bound (None
+    when the source has no ingestion lag), ``waited_seconds`` how long that took."""
 
     draw_id: str
     sent: int
     already_recorded: int
+    visible: bool | None = None
+    waited_seconds: float = 0.0
 
 
 @runtime_checkable

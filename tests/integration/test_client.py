@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from drawkit.errors import (
+    InputError,
     PostHogAuthError,
     PostHogBadRequestError,
     PostHogNotFoundError,
@@ -18,8 +19,10 @@ from drawkit.errors import (
 from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 FAST = RetryPolicy(max_attempts=4, max_seconds=10, backoff_initial=0.01, backoff_max=0.05,
-                   max_retry_after=0.05, timeout=(2, 5))
+                   max_retry_after=0.05, max_rate_limited_seconds=1.0, timeout=(2, 5))
 NUMBERS = [f"+23480312{i:05d}" for i in range(12)]
 
 
@@ -41,13 +44,14 @@ def _requests(emulator: EmulatorServer, method: str, fragment: str) -> list[dict
     return [r for r in emulator.request_log if r["method"] == method and fragment in r["path"]]
 
 
-def _persons(client: PostHogClient, numbers=NUMBERS) -> None:
+def _persons(client: PostHogClient, emulator: EmulatorServer, numbers=NUMBERS) -> None:
     events = [
         build_event("recharge", n, {"amount_ngn": 100 * (i + 1)},
                     set_properties={"msisdn": n, "blacklisted": i % 5 == 0})
         for i, n in enumerate(numbers)
     ]
     client.capture_batch(events)
+    emulator.ingest_pending()  # setup: skip the ingestion lag these tests are not about
 
 
 def test_from_env_uses_the_emulator_settings(emulator):
@@ -73,7 +77,7 @@ def test_cohort_create_get_and_list_across_many_pages(emulator):
 
 def test_cohort_persons_follow_next_to_the_end(emulator):
     client = _client(emulator)
-    _persons(client)
+    _persons(client, emulator)
     people = client.get_persons()
     cohort = client.create_cohort("sample", is_static=True)
     client.add_persons_to_static_cohort(cohort["id"], [p["uuid"] for p in people])
@@ -86,7 +90,7 @@ def test_cohort_persons_follow_next_to_the_end(emulator):
 
 def test_get_persons_by_distinct_id_search_and_properties(emulator):
     client = _client(emulator)
-    _persons(client)
+    _persons(client, emulator)
     found = client.get_persons(distinct_id=NUMBERS[3])
     assert [p["distinct_ids"] for p in found] == [[NUMBERS[3]]]
     assert client.get_persons(distinct_id="+2348099999999") == []
@@ -105,18 +109,24 @@ def test_capture_batch_chunks_gzip_and_resending_records_once(emulator):
               for i in range(2500)]
     assert client.capture_batch(events, chunk_size=1000) == 2500
     assert len(_requests(emulator, "POST", "/batch")) == 3
+    emulator.ingest_pending()
     assert emulator.store.event_count() == 2500
     client.capture_batch(events, chunk_size=1000)  # same uuids, same timestamps
-    assert emulator.store.event_count() == 2500
+    emulator.ingest_pending()
+    time.sleep(emulator.behaviours.merge_delay_seconds + 0.5)  # PostHog's background merge
+    assert client.query("SELECT count() FROM events", refresh="force_blocking").results == [
+        [2500]
+    ]
     uid = client.capture_event("recharge", NUMBERS[0], {"amount_ngn": 5},
                                timestamp="2026-11-26T10:00:00+01:00")
+    emulator.ingest_pending()
     stored = emulator.store.events.set_index("uuid").loc[uid]
     assert pd.Timestamp(stored["timestamp"]) == pd.Timestamp("2026-11-26T09:00:00")
 
 
 def test_query_returns_columns_rows_and_a_frame(emulator):
     client = _client(emulator)
-    _persons(client)
+    _persons(client, emulator)
     result = client.query(
         "SELECT distinct_id AS who, toFloat(properties.amount_ngn) AS amount FROM events "
         "WHERE distinct_id = {who} LIMIT 10",
@@ -127,7 +137,10 @@ def test_query_returns_columns_rows_and_a_frame(emulator):
     frame = client.query_frame("SELECT count() AS n FROM events")
     assert frame.to_dict("records") == [{"n": 12}]
     limited = client.query("SELECT distinct_id FROM events ORDER BY distinct_id LIMIT 5")
-    assert len(limited) == 5 and limited.has_more
+    assert len(limited) == 5 and not limited.has_more  # Cloud: hasMore only without LIMIT
+    assert client.query("SELECT 1", refresh="force_blocking").cached is False
+    with pytest.raises(InputError, match="refresh must be one of"):
+        client.query("SELECT 1", refresh="sometimes")
 
 
 def test_hogql_error_is_a_bad_request_with_postgres_detail(emulator):

@@ -8,12 +8,14 @@ from datetime import date, time
 import pandas as pd
 import pytest
 
-from drawkit.cohorts import CohortGenerator
 from drawkit.config import PromotionConfig
 from drawkit.errors import CohortNotReadyError, InputError
 from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy
-from drawkit.posthog.upload import upload_recharges
+from drawkit.posthog.upload import upload_recharges, wait_until_queryable
+from drawkit.sources.posthog_cohort import CohortGenerator
+
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
 
 FAST = RetryPolicy(max_attempts=3, max_seconds=5, backoff_initial=0.01, timeout=(2, 5))
 DRAW = date(2026, 11, 27)  # window [2026-11-25 23:00Z, 2026-11-26 23:00Z)
@@ -34,7 +36,8 @@ PERSONS = pd.DataFrame({"msisdn": [A, B, C, D, E], "blacklisted": [0, 0, 1, 0, 0
 
 def _loaded(emulator: EmulatorServer) -> PostHogClient:
     client = PostHogClient.from_env(emulator.env(), policy=FAST)
-    upload_recharges(client, RECHARGES, PERSONS.astype({"blacklisted": bool}))
+    summary = upload_recharges(client, RECHARGES, PERSONS.astype({"blacklisted": bool}))
+    wait_until_queryable(client, summary, poll_seconds=0.2, timeout=30)  # ingestion lag
     return client
 
 

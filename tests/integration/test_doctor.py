@@ -9,6 +9,8 @@ from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import REQUIRED_SCOPES
 from drawkit.posthog.doctor import run_checks
 
+EMULATOR_PROFILE = "cloud"  # tests/integration/conftest.py: PostHog Cloud's behaviours
+
 
 def _by_name(checks):
     return {c.name: c for c in checks}
@@ -23,6 +25,7 @@ def test_all_checks_pass_and_the_cli_exits_0(emulator, capsys):
     out = capsys.readouterr().out
     assert "all checks passed" in out and "[  ok] scope cohort:write" in out
     assert emulator.api_key not in out and emulator.project_api_key not in out
+    emulator.ingest_pending()
     events = emulator.store.events
     assert (events["event"] == "drawkit_doctor").sum() == 2  # the capture probe
 

@@ -37,10 +37,13 @@ POLICY = RetryPolicy(
     backoff_initial=0.01,
     backoff_max=0.05,
     max_retry_after=1.5,
+    max_rate_limited_seconds=3.0,
+    max_rate_limited_attempts=6,  # 429 answers in all, like max_attempts for other faults
+    hogql_per_hour=None,  # the client's own HogQL budget is tested elsewhere
     timeout=(0.5, 1.0),
 )
 SLOW_SECONDS = 1.3  # longer than the read timeout: every slow answer is a timeout
-TIME_BOUND = POLICY.max_seconds + sum(POLICY.timeout) + 1.0
+TIME_BOUND = POLICY.max_seconds + POLICY.max_rate_limited_seconds + sum(POLICY.timeout) + 1.0
 FAULTS = {
     "error_rate": 0.20,
     "error_status": 503,

@@ -242,3 +242,169 @@ def test_debug_logs_of_a_persons_lookup_by_number_are_masked(reliability) -> Non
         1,
         "the number is masked in every log line",
     )
+
+
+# ------------------------------------------------------------------ transport that cannot leak
+
+
+class _Recorder:
+    """A tiny loopback HTTP server that records every request (method, path, headers,
+    body) and answers from ``routes`` (path -> (status, headers, JSON body))."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[dict] = []
+        self.routes: dict[str, tuple[int, dict, object]] = {}
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorder.seen.append({"method": self.command, "path": self.path,
+                                      "headers": dict(self.headers), "body": body})
+                path = self.path.split("?", 1)[0]
+                status, headers, payload = recorder.routes.get(path, (404, {}, {"detail": "x"}))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value.replace("{self}", recorder.url))
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def two_hosts():
+    """``posthog`` (the configured instance) and ``elsewhere`` (another origin)."""
+    posthog, elsewhere = _Recorder(), _Recorder()
+    yield posthog, elsewhere
+    posthog.close()
+    elsewhere.close()
+
+
+def _leak_client(url: str) -> PostHogClient:
+    from drawkit.posthog import RetryPolicy
+
+    policy = RetryPolicy(max_attempts=1, max_seconds=2, timeout=(1, 2))
+    return PostHogClient(url, API_KEY, 1, PROJECT_KEY, policy=policy)
+
+
+def _nothing_leaked(elsewhere: _Recorder) -> None:
+    assert elsewhere.seen == [], "a request reached the other origin"
+
+
+def test_a_pagination_link_to_another_origin_is_refused(two_hosts, reliability) -> None:  # noqa: ANN001
+    posthog, elsewhere = two_hosts
+    for other in (elsewhere.url, elsewhere.url.replace("127.0.0.1", "localhost"),
+                  posthog.url.replace("http://", "https://")):
+        posthog.routes["/api/projects/1/cohorts/"] = (
+            200, {}, {"count": 2, "next": f"{other}/api/projects/1/cohorts/?offset=1",
+                      "results": [{"id": 1}]},
+        )
+        with pytest.raises(DrawkitError, match="refused a pagination link") as info:
+            _leak_client(posthog.url).list_cohorts()
+        assert API_KEY not in str(info.value)
+    _nothing_leaked(elsewhere)
+    assert len(posthog.seen) == 3  # only the first page of each, from the pinned origin
+    reliability.add(
+        "security: transport",
+        "a cohorts list page whose next link points at another port, another host name "
+        "of the same machine, or another scheme (real HTTP on loopback)",
+        3,
+        "refused before sending: no request (and no Authorization header) reached the "
+        "other origin",
+    )
+
+
+def test_redirects_never_carry_keys_or_bodies_elsewhere(two_hosts, reliability) -> None:  # noqa: ANN001
+    import gzip
+
+    posthog, elsewhere = two_hosts
+    elsewhere.routes["/batch/"] = (200, {}, {"status": 1})
+    elsewhere.routes["/api/projects/1/"] = (200, {}, {"id": 1})
+    client = _leak_client(posthog.url)
+    posthog.routes["/batch/"] = (307, {"Location": f"{elsewhere.url}/batch/"}, {})
+    with pytest.raises(DrawkitError, match="refused a redirect"):
+        client.capture_event("recharge", "+2348031234567", {"amount_ngn": 100})
+    posthog.routes["/batch/"] = (308, {"Location": "{self}/i/v0/batch/"}, {})
+    with pytest.raises(DrawkitError, match="never re-sends a body"):
+        client.capture_event("recharge", "+2348031234567", {"amount_ngn": 100})
+    posthog.routes["/api/projects/1/"] = (302, {"Location": f"{elsewhere.url}/api/projects/1/"},
+                                         {})
+    with pytest.raises(DrawkitError, match="refused a redirect"):
+        client.get_project()
+    _nothing_leaked(elsewhere)
+    posted = [r for r in posthog.seen if r["method"] == "POST"]
+    assert len(posted) == 2  # each body went once, to the configured origin only
+    assert PROJECT_KEY.encode() in gzip.decompress(posted[0]["body"])
+    # A redirect inside the pinned origin is followed for a GET, key and all.
+    posthog.routes["/api/projects/1/"] = (302, {"Location": "{self}/api/projects/1/moved/"}, {})
+    posthog.routes["/api/projects/1/moved/"] = (200, {}, {"id": 1, "name": "moved"})
+    assert client.get_project()["name"] == "moved"
+    assert posthog.seen[-1]["headers"]["Authorization"] == f"Bearer {API_KEY}"
+    client.close()
+    reliability.add(
+        "security: transport",
+        "a 307 from /batch/ to another origin, a 308 from /batch/ within the origin, a 302 "
+        "on GET to another origin, a 302 within the origin (real HTTP on loopback)",
+        4,
+        "no redirect followed off the origin and no body re-sent anywhere; the other "
+        "server received nothing; only a same-origin GET redirect is followed",
+    )
+
+
+def test_a_url_that_connects_elsewhere_or_carries_a_password_is_refused(
+    two_hosts, reliability  # noqa: ANN001
+) -> None:
+    from drawkit.posthog.doctor import format_checklist, run_checks
+
+    posthog, _ = two_hosts
+    port = posthog.url.rsplit(":", 1)[1]
+    tricks = [
+        f"http://evil.example\\@127.0.0.1:{port}",
+        f"http://evil.example%5C@127.0.0.1:{port}",
+        f"http://user:S3cretPassw0rd@127.0.0.1:{port}",
+        "https://user:S3cretPassw0rd@posthog.example.com",
+        f"http://127.0.0.1:{port}#@evil.example",
+        f"http://127.0.0.1:{port} @evil.example",
+    ]
+    for url in tricks:
+        env = {"POSTHOG_API_KEY": API_KEY, "POSTHOG_PROJECT_ID": "1", "POSTHOG_BASE_URL": url,
+               "POSTHOG_PROJECT_API_KEY": PROJECT_KEY}
+        with pytest.raises(SettingsError) as info:
+            Settings.from_env(env)
+        with pytest.raises(SettingsError):
+            PostHogClient(url, API_KEY, 1, PROJECT_KEY)
+        printed = format_checklist(run_checks(env))
+        for text in (str(info.value), printed):
+            assert "S3cretPassw0rd" not in text and API_KEY not in text
+            assert "POSTHOG_BASE_URL" in text
+    assert posthog.seen == []  # nothing connected anywhere
+    reliability.add(
+        "security: transport",
+        "POSTHOG_BASE_URL with a backslash before @ (urllib and urllib3 disagree on the "
+        "host), an encoded backslash, user:password@, a fragment or space hiding a host; "
+        "Settings, PostHogClient and drawkit doctor",
+        len(tricks),
+        "refused with a SettingsError naming POSTHOG_BASE_URL; no password or key in the "
+        "message or the doctor's checklist; no connection made",
+    )

@@ -1,8 +1,14 @@
-"""The daily cohort in PostHog: people who recharged in the draw window, not blacklisted.
+"""The PostHog daily cohort: people who recharged in the draw window, not blacklisted.
 
 ``CohortGenerator.ensure_daily_cohort(date)`` is idempotent: it finds the day's cohort
 by name ("<cohort_name_prefix> <date>") or creates it, then waits (bounded) while
-PostHog calculates it.
+PostHog calculates it. PostHog stores filters normalised (``negation``, ``bytecode``,
+``conditionHash`` added), so filters are compared after the same normalisation: an
+unchanged promotion never PATCHes the cohort (which would recalculate it for minutes).
+
+A behavioural cohort filter compares event *counts*; "recharged at least ₦100" cannot
+be one, so the cohort holds everyone who recharged in the window and the local rules
+(:func:`drawkit.eligibility.apply_rules`) decide points on its members' events.
 """
 
 from __future__ import annotations
@@ -20,7 +26,25 @@ from drawkit.errors import CohortNotReadyError, InputError
 from drawkit.msisdn import mask, normalize
 from drawkit.posthog.client import PostHogClient
 
-logger = logging.getLogger("drawkit.cohorts")
+logger = logging.getLogger("drawkit.sources.posthog_cohort")
+
+# Keys PostHog adds to every filter node it stores; drawkit never sets them.
+_SERVER_KEYS = frozenset({"bytecode", "bytecode_error", "conditionHash"})
+
+
+def normalise_filters(node: Any) -> Any:
+    """Cohort filters as PostHog stores them, minus what it adds: no bytecode or
+    conditionHash, no ``negation: false``, no null values (so two spellings compare)."""
+    if isinstance(node, dict):
+        return {
+            key: normalise_filters(value)
+            for key, value in sorted(node.items())
+            if key not in _SERVER_KEYS and value is not None
+            and not (key == "negation" and value is False)
+        }
+    if isinstance(node, list):
+        return [normalise_filters(item) for item in node]
+    return node
 
 
 @dataclass(frozen=True)
@@ -108,7 +132,7 @@ class CohortGenerator:
                 f"{window.start} and {window.cutoff}, not blacklisted",
             )
             logger.info("created cohort %s '%s'", cohort.get("id"), name)
-        elif cohort.get("filters") != filters:
+        elif normalise_filters(cohort.get("filters")) != normalise_filters(filters):
             # The promotion config changed since the cohort was made: bring it in line.
             cohort = self.client.update_cohort(int(cohort["id"]), filters=filters)
             logger.info("updated the filters of cohort %s '%s'", cohort.get("id"), name)

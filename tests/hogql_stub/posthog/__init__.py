@@ -1,0 +1,1 @@
+"""Test-only stand-in: hogql-parser imports posthog.hogql.errors when it loads."""
