@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+from drawkit.draw import DrawRecord
 from drawkit.msisdn import mask
 
 STYLESHEET = Path(__file__).with_name("templates") / "landing.css"
@@ -98,9 +99,11 @@ class Verdict:
 
     @classmethod
     def from_checks(cls, checks: Iterable[CheckLike], notes: Sequence[str] = ()) -> Verdict:
-        """PASS when every check passed, else FAIL; ``drawkit.audit.Check`` objects work."""
+        """PASS when every check passed, FAIL when one failed, not checked when there is
+        none; ``drawkit.audit.Check`` objects work."""
         lines = tuple(CheckLine(c.name, bool(c.passed), c.detail) for c in checks)
-        return cls(bool(lines) and all(c.passed for c in lines), lines, tuple(notes))
+        passed = all(c.passed for c in lines) if lines else None
+        return cls(passed, lines, tuple(notes))
 
     @property
     def failed(self) -> tuple[CheckLine, ...]:
@@ -291,7 +294,7 @@ def shown_number(msisdn: str) -> str:
 
 
 def winners_from_record(
-    record: Any, events: Sequence[dict[str, Any]] = ()
+    record: DrawRecord, events: Sequence[dict[str, Any]] = ()
 ) -> tuple[tuple[WinnerLine, ...], tuple[Replacement, ...]]:
     """Winner lines and replacements from a draw record (private or public) and its ledger
     events (``Ledger.events(draw_id)``): drop-outs, promoted reserves, unfilled prizes,
@@ -407,8 +410,10 @@ def _verdict_block(verdict: Verdict, f: KeyFigures) -> str:
     failed = verdict.failed
     if verdict.passed:
         summary = f"All {len(verdict.checks)} checks passed." if verdict.checks else ""
-    elif verdict.passed is False:
+    elif verdict.passed is False and failed:
         summary = f"{len(failed)} of {len(verdict.checks)} checks failed:"
+    elif verdict.passed is False:
+        summary = "The audit did not complete: no check result is available."
     else:
         summary = "The audit has not run for this draw yet: nothing here is signed off."
     items = "".join(f"<li><strong>{_e(c.name)}</strong>: {_e(c.detail)}</li>" for c in failed)

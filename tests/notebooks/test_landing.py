@@ -348,7 +348,9 @@ def test_verdict_cannot_contradict_its_checks() -> None:
         Verdict(True, (bad,))
     with pytest.raises(ValueError, match="needs a failed check"):
         Verdict(False, (CheckLine("x", True, "ok"),))
-    assert Verdict.from_checks([]).passed is False  # no check run is no PASS
+    assert Verdict.from_checks([]).passed is None  # no check run: not checked, never PASS
+    text = render_landing(replace(_minimal_page((), ()), verdict=Verdict(False)))
+    assert "The audit did not complete" in text and "0 of 0" not in text
     assert Verdict.from_checks([bad]).failed == (bad,)
 
 
