@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from drawkit.draw import DrawRecord
 from drawkit.msisdn import mask
+from drawkit.store import write_public
 
 STYLESHEET = Path(__file__).with_name("templates") / "landing.css"
 LOCAL_TIMEZONE = "Africa/Lagos"
@@ -383,10 +384,8 @@ def render_landing(page: LandingPage) -> str:
 
 
 def write_landing(page: LandingPage, path: str | Path) -> Path:
-    """Render ``page`` to ``path`` (UTF-8); returns the path."""
-    path = Path(path)
-    path.write_text(render_landing(page), encoding="utf-8")
-    return path
+    """Render ``page`` to ``path`` (UTF-8, written atomically); returns the path."""
+    return write_public(path, render_landing(page))
 
 
 def stylesheet() -> str:
