@@ -461,26 +461,31 @@ def _check_promotion(config: PromotionConfig, source: str) -> None:
 
 
 DEFAULT_PROMOTION_TOML = """\
-# drawkit promotion config. Every key is optional; these are the defaults.
+# drawkit promotion config (TOML). Every key is optional: these are the defaults.
+# An unknown key or a wrong type is an error naming the key. Keys in docs/promotion-config.md.
+
 [promotion]
-name = "drawkit demo promotion"
-timezone = "Africa/Lagos"      # IANA name; the cutoff is midnight here
-# permit = "LSLGA/PROMO/2026/001"
+name = "drawkit demo promotion"  # shown on every report; its slug + date is the draw id
+timezone = "Africa/Lagos"        # IANA zone of the cutoff and of timestamps without an offset
+# permit = "LSLGA/PROMO/2026/001"  # regulator's permit number, printed on the reports (none)
 
 [points]
-naira_per_point = 100          # every N naira is one point; one point is one entry
-mode = "per_recharge"          # or "summed": add a day's recharges before dividing
-# entry_cap = 500              # most entries one participant can have in a draw
+naira_per_point = 100            # every N naira recharged is one point; one point = one entry
+mode = "per_recharge"            # "per_recharge": each recharge on its own (₦250 = 2, ₦50 = 0);
+                                 # "summed": a day's recharges added first (₦50 + ₦50 = 1)
+# entry_cap = 500                # most entries one participant can hold in a draw (no cap)
 
 [window]
-kind = "daily"                 # or "cumulative" (needs start_date)
-# start_date = 2026-11-01
-cutoff_time = "00:00"          # on the draw date, in the promotion timezone
+kind = "daily"                   # "daily": the 24 hours before the cutoff;
+                                 # "cumulative": from start_date to the cutoff
+# start_date = 2026-11-01        # first day of a cumulative window (required for it)
+cutoff_time = "00:00"            # the window ends at this time on the draw date, local time
 
+# One [[prizes]] table per tier, drawn in this order (the first is the top prize).
 [[prizes]]
-name = "Grand prize"
-value_ngn = 100000
-count = 1
+name = "Grand prize"             # tier name, unique; shown on reports and published results
+value_ngn = 100000               # prize value in naira (whole number, 0 allowed)
+count = 1                        # winners of this tier per draw (at least 1)
 
 [[prizes]]
 name = "Airtime bundle"
@@ -488,23 +493,24 @@ value_ngn = 5000
 count = 10
 
 [draw]
-reserves_per_tier = 3
-exclude_recent_winners_days = 0
-award_partial = false          # true: award what can be awarded when a tier runs short
+reserves_per_tier = 3            # ordered reserves drawn per tier, to replace drop-outs
+exclude_recent_winners_days = 0  # winners of the last N days' draws cannot win (0: no rule)
+award_partial = false            # true: award what can be awarded when the cohort is smaller
+                                 # than the prizes; false: refuse to draw
 
-[beacon]
-commit_margin_seconds = 60     # the committed drand round is published at least this long after
-                               # the commitment (clock safety); commit refuses a sooner round
-max_ahead_hours = 48           # commit refuses a round published further ahead than this
-wait_seconds = 600             # drawkit report waits at most this long for the round
+[beacon]                         # the public randomness (docs/beacon.md)
+commit_margin_seconds = 60       # the committed drand round is published at least this long
+                                 # after the commitment (clock safety); commit refuses sooner
+max_ahead_hours = 48             # commit refuses a round published further ahead than this
+wait_seconds = 600               # drawkit report and draw --wait wait at most this long
 
-[posthog]
-recharge_event = "recharge"
-amount_property = "amount_ngn"
-transaction_property = "transaction_id"
-msisdn_property = "msisdn"
-channel_property = "channel"
-blacklist_property = "blacklisted"
-points_property = "points"
-cohort_name_prefix = "drawkit daily"
+[posthog]                        # names of the data contract in PostHog
+recharge_event = "recharge"               # event name of a recharge
+amount_property = "amount_ngn"            # event property: amount in naira
+transaction_property = "transaction_id"   # event property: unique transaction id
+msisdn_property = "msisdn"                # event and person property: the number (E.164)
+channel_property = "channel"              # event property: recharge channel (informative)
+blacklist_property = "blacklisted"        # person property: true = excluded from draws
+points_property = "points"                # person property for a points total (not read yet)
+cohort_name_prefix = "drawkit daily"      # daily cohorts are named "<prefix> <YYYY-MM-DD>"
 """

@@ -74,6 +74,28 @@ def test_default_toml_equals_default_config() -> None:
     assert load_promotion(None) == PromotionConfig()
 
 
+def test_default_toml_explains_every_key() -> None:
+    """`drawkit config --default` prints this text: each key, optional ones too, is there
+    with a comment saying what it does."""
+    from dataclasses import fields
+
+    from drawkit.config import _PRIZE_KEYS, _SCHEMA, PostHogNames
+
+    keys = [key for section in _SCHEMA.values() for key in section]
+    keys += list(_PRIZE_KEYS) + [f.name for f in fields(PostHogNames)]
+    for key in keys:
+        line = next(
+            (
+                ln
+                for ln in DEFAULT_PROMOTION_TOML.splitlines()
+                if ln.lstrip("# ").startswith(f"{key} =")
+            ),
+            None,
+        )
+        assert line is not None, f"{key} is missing from DEFAULT_PROMOTION_TOML"
+        assert "#" in line.lstrip("# "), f"{key} has no comment"
+
+
 def test_full_config(tmp_path: Path) -> None:
     path = tmp_path / "promo.toml"
     path.write_text(
