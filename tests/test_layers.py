@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"cohorts"},
     {"sources"},
     {"draw"},
-    {"audit", "publish", "charts"},
+    {"audit", "publish", "charts", "verifier"},
     {"reports"},
     {"cli", "__main__", "__init__", "reliability"},
 ]

@@ -85,8 +85,9 @@
     report.drawId = record.drawId;
     report.record = record;
     report.same("Spec version", "spec_version", D.SPEC_VERSION, record.specVersion, "this page implements drawkit-draw/1 only");
-    const restored = { winners: record.winners.map(() => null), excluded: record.excludedMsisdns.map(() => null), complete: !record.isPublic };
+    const restored = { winners: record.winners.map(() => null), excluded: record.excludedMsisdns.map(() => null), complete: true };
     const drawn = await checkCohort(record, options, report, restored);
+    if (record.isPublic && !(drawn && drawn.full)) restored.complete = false;
     checkCommitment(record, report);
     const seed = await checkSeed(record, options, report);
     await checkBeacon(record, options, report);
