@@ -22,6 +22,7 @@ from drawkit.draw import commit_draw, run_draw
 from drawkit.draw.events import record_event
 from drawkit.draw.ledger import Ledger
 from drawkit.draw.record import DrawRecord
+from drawkit.msisdn import mask
 from drawkit.verifier import write_public_cohort
 
 HERE = Path(__file__).resolve().parent
@@ -165,3 +166,61 @@ def engine_cases(tmp_path_factory) -> list[Case]:
         cases.append(write_case(f"recent-day-{k}", record, today, root))
     assert cases[-1].record.excluded_msisdns, "the exclusion case must exclude someone"
     return cases
+
+
+# ------------------------------------------------------------------ beacon-signed records
+# The record format gains the authenticated drand beacon (issue 12): beacon_signature and
+# beacon_chain. Until the engine writes them, these tests make such records from an engine
+# record of a real quicknet round, add the fields and re-hash, as the engine will.
+
+QUICKNET_KEY = (
+    "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a"
+    "2d1064510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76ea"
+    "e8991ef5ece45a"
+)
+ROUND = 12040883
+SIGNATURE = (
+    "929906c959032ab363c9f26570d215d66f5c06cb0c44fe508c12bb5839f04ec895bb6868e5b9ff13ab289bdb"
+    "5266b394"
+)
+QUICKNET_CHAIN = {
+    "hash": "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971",
+    "public_key": QUICKNET_KEY,
+    "genesis_time": 1692803367,
+    "period": 3,
+    "scheme": "bls-unchained-g1-rfc9380",
+}
+
+
+def signed_case(root: Path, name: str, *, signature: str = SIGNATURE, chain: dict | None = None,
+                committed_before: int = 120) -> Case:
+    """An engine draw on quicknet round 12040883 with the beacon fields added: committed
+    ``committed_before`` seconds before the round, signature and chain as given."""
+    from drawkit.draw.record import entry_hash
+
+    people = numbers(80, 21)
+    participants = frame(people, np.arange(80) % 7 + 1)
+    cfg = config("signed promo", [("Grand", 1), ("Bundle", 3)], 2)
+    value = hashlib.sha256(bytes.fromhex(SIGNATURE)).digest()
+    record = run_draw(participants, cfg, DAY, ledger_dir=root / f"ledger-{name}", beacon=value,
+                      beacon_round=ROUND, draw_id=f"signed-{DAY}")
+    data = record.to_dict()
+    published = beacon_clock.round_time(ROUND)
+    commitment = data["commitment"]
+    commitment["committed_at"] = (published - timedelta(seconds=committed_before)).isoformat(
+        timespec="microseconds")
+    commitment["record_hash"] = entry_hash(commitment)
+    data["beacon_signature"] = signature
+    data["beacon_chain"] = dict(chain or QUICKNET_CHAIN)
+    data["record_hash"] = entry_hash(data)
+    folder = root / name
+    folder.mkdir(parents=True)
+    case = Case(name, record, participants, folder)
+    case.private.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    public = json.loads(json.dumps(data))
+    for w in public["winners"]:
+        w["msisdn"] = mask(w["msisdn"])
+    case.public.write_text(json.dumps(public, indent=2, ensure_ascii=False) + "\n")
+    participants.to_csv(case.participants_csv, index=False)
+    write_public_cohort(record, participants, folder)
+    return case
