@@ -4,9 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser demo test bench reliability lint clean
+.PHONY: setup browser node demo test bench reliability lint clean
 
-# Debian's chromium, for the browser checks of the HTML reports (make test installs it).
+# Debian's chromium, for the browser checks of the HTML reports and the verifier page, and
+# Debian's nodejs, whose test runner checks the verifier's JavaScript (make test installs both).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP)
@@ -22,14 +23,18 @@ browser:
 	@command -v chromium > /dev/null || { $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium > /dev/null; }
 
+node:
+	@command -v node > /dev/null || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nodejs > /dev/null; }
+
 demo: setup
 	$(PY) -m drawkit demo
 
-test: setup browser
+test: setup browser node
 	$(PY) -m ruff check drawkit tests benchmarks
 	$(PY) -m pytest -q
 
-bench: setup
+bench: setup browser
 	$(PY) benchmarks/run.py
 
 reliability: setup
