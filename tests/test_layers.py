@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"posthog", "beacon", "offline"},  # clients, and the stand-ins for what they reach
     {"sources"},
     {"draw"},
-    {"audit", "charts"},
+    {"audit", "charts", "verifier"},
     {"app"},  # the use-cases
     {"reports"},  # presentation over the use-cases
     {"cli", "demo", "notebooks", "__main__"},  # the doors

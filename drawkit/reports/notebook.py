@@ -34,7 +34,7 @@ def start(job: str) -> tuple[DrawJob, Runtime]:
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.width", 120)
     runtime = Runtime.from_env()
-    parsed = DrawJob.from_json(job) if job.strip() else scratch_job(project_root())
+    parsed = DrawJob.from_json(job) if job.strip() else scratch_job(scratch_base(runtime))
     return parsed, runtime
 
 
@@ -48,11 +48,18 @@ def project_root() -> Path:
     return cwd
 
 
-def scratch_job(root: Path) -> DrawJob:
-    """An exploration job: synthetic data in ``<root>/workspace/scratch`` (made once)."""
+def scratch_base(runtime: Runtime) -> Path:
+    """The workspace a scratch exploration goes under: ``$DRAWKIT_WORKSPACE`` (``make lab``
+    sets it), else ``workspace/`` at the project root."""
+    configured = (runtime.env.get("DRAWKIT_WORKSPACE") or "").strip()
+    return Path(configured) if configured else project_root() / "workspace"
+
+
+def scratch_job(base: Path) -> DrawJob:
+    """An exploration job: synthetic data in ``<base>/scratch`` (made once)."""
     from drawkit.app.tools import synthesize
 
-    workspace = root / "workspace" / "scratch"
+    workspace = base / "scratch"
     data = workspace / "data"
     if not (data / "recharges.csv").is_file():
         synthesize(2_000, 4, SCRATCH_DATE, data, seed=7)

@@ -157,6 +157,6 @@ def test_scratch_output_stays_out_of_the_notebooks_folder(tmp_path, monkeypatch)
     (tmp_path / "drawkit" / "notebooks").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "drawkit" / "notebooks")
     assert project_root() == tmp_path.resolve()
-    job = scratch_job(project_root())
+    job = scratch_job(project_root() / "workspace")
     assert job.scratch and job.workspace == tmp_path.resolve() / "workspace" / "scratch"
     assert job.source.recharges.is_file()
