@@ -38,6 +38,8 @@ _EXPORTS = {
     "record_draw_event": "draws",
     "AuditResult": "auditing",
     "audit": "auditing",
+    "DayFacts": "auditing",
+    "day_facts": "auditing",
     "read_audit_summary": "auditing",
     "read_record": "auditing",
     "verify_files": "auditing",

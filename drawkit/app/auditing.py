@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from drawkit.app.runtime import Runtime
 
 AUDIT_FILE = "audit.json"
+PUBLISHED_FILE = "published.json"  # when and what publishing sent (the landing page reads it)
 
 
 @dataclass
@@ -168,3 +169,37 @@ def read_record(path: Path) -> DrawRecord:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read draw record {path}: {exc}") from None
     return DrawRecord.from_json(text)
+
+
+@dataclass(frozen=True)
+class DayFacts:
+    """What a draw's landing page shows, read back from the ledger and the workspace."""
+
+    record: DrawRecord | None
+    events: list[dict[str, Any]]
+    audit: dict[str, Any] | None
+    cohort_summary: dict[str, Any] | None
+    ledger_head: str
+    published: dict[str, Any] | None
+
+
+def day_facts(job: DrawJob) -> DayFacts:
+    """The facts of the job's draw as they stand now (any part may be missing)."""
+    from drawkit.app.cohort import COHORT_FILE
+
+    ledger = Ledger(job.ledger)
+    record = ledger.get(job.id)
+    entries = ledger.entries()
+    cohort_meta = job.private_dir / COHORT_FILE
+    summary = None
+    if cohort_meta.is_file():
+        summary = json.loads(cohort_meta.read_text(encoding="utf-8")).get("summary")
+    receipt = job.report_dir / PUBLISHED_FILE
+    return DayFacts(
+        record=record,
+        events=ledger.events(job.id) if record is not None else [],
+        audit=read_audit_summary(job),
+        cohort_summary=summary,
+        ledger_head=str(entries[-1].get("record_hash")) if entries else "",
+        published=json.loads(receipt.read_text(encoding="utf-8")) if receipt.is_file() else None,
+    )

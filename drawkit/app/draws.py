@@ -357,8 +357,18 @@ def draw_record(ledger_dir: Path, draw_id: str) -> DrawRecord:
 
 def publish(job: DrawJob, runtime: Runtime) -> PublishReport:
     """Send the draw's result to the job's source (PostHog events or the local results
-    store); safe to repeat: each event is recorded once."""
-    return publish_record(ledger_record(job), runtime.source(job))
+    store); safe to repeat: each event is recorded once. A receipt (when, how many) goes
+    next to the reports for the landing page."""
+    import json
+
+    report = publish_record(ledger_record(job), runtime.source(job))
+    receipt = {"draw_id": report.draw_id, "sent": report.sent,
+               "already_recorded": report.already_recorded, "source": job.source.describe(),
+               "at": runtime.now().isoformat(timespec="seconds")}
+    path = job.report_dir / "published.json"
+    if report.sent or not path.exists():  # a repeat that sent nothing keeps the first time
+        write_public(path, json.dumps(receipt, indent=2) + "\n")
+    return report
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,14 @@ and the leak scan over everything shareable."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drawkit.errors import ReportError
-from drawkit.reports.runner import NOTEBOOKS_DIR, TITLES, NotebookRunner
+from drawkit.reports.runner import NOTEBOOKS_DIR, NotebookRunner
 from drawkit.reports.scan import Leak, scan_files
-from drawkit.store import write_public
 
 if TYPE_CHECKING:
     from drawkit.app.day import DayResult
@@ -74,7 +72,7 @@ def run_report(
                         full_html=runner.full_html)
     reports.day = run_day(job, runtime, runner, steps=steps or STEPS, say=say)
     reports.charts = sorted((out_dir / "charts").glob("*.png"))
-    write_index(reports, job.draw_date.isoformat())
+    write_day_page(job, out_dir)
     secrets = runtime.settings(require_private=False).secrets
     reports.leaks = scan_files(public_files(out_dir), secrets=secrets)
     if reports.leaks:
@@ -84,24 +82,23 @@ def run_report(
 
 
 def public_files(out_dir: Path) -> list[Path]:
-    """The report folder's shareable files (notebooks, HTML, JSON)."""
-    kinds = {".ipynb", ".html", ".json"}
-    return sorted(p for p in out_dir.iterdir() if p.is_file() and p.suffix in kinds)
+    """The report folder's shareable files drawkit wrote (notebooks, HTML, JSON, the
+    verifier page with the public record in it), wherever they are in the folder; the
+    copied spec and the vendored library are drawkit's own text, not this draw's."""
+    kinds = {".ipynb", ".html", ".json", ".js", ".csv"}
+    return sorted(p for p in out_dir.rglob("*") if p.is_file() and p.suffix in kinds
+                  and "vendor" not in p.relative_to(out_dir).parts)  # the pinned BLS library
 
 
-def write_index(reports: ReportSet, draw_date: str) -> Path:
-    """A small index page linking the auditor copies and the charts."""
-    links = "".join(
-        f'<li><a href="{p.name}">{html.escape(TITLES.get(p.stem, p.stem))}</a></li>'
-        for p in reports.html
-    )
-    charts = "".join(
-        f'<li><a href="charts/{p.name}">{html.escape(p.stem)}</a></li>' for p in reports.charts
-    )
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>drawkit reports "
-        f"{html.escape(draw_date)}</title></head><body><h1>drawkit reports for "
-        f"{html.escape(draw_date)}</h1><h2>Reports</h2><ul>{links}</ul>"
-        f"<h2>Charts (PNG)</h2><ul>{charts}</ul></body></html>"
-    )
-    return write_public(reports.index, page)
+def write_day_page(job: DrawJob, out_dir: Path) -> Path:
+    """The landing page (``index.html``), with the spec and the browser verifier beside it."""
+    from drawkit.app.auditing import day_facts
+    from drawkit.reports.day_page import build_page, copy_spec
+    from drawkit.reports.landing import write_landing
+    from drawkit.verifier import copy_verifier
+
+    public = out_dir / "record.public.json"
+    if public.is_file():
+        copy_verifier(out_dir, public_record=public)
+    copy_spec(out_dir)
+    return write_landing(build_page(job, day_facts(job), out_dir), out_dir / "index.html")
