@@ -261,3 +261,31 @@ def test_a_record_with_a_wrong_typed_field_is_refused_naming_it(
     data[field] = value
     with pytest.raises(LedgerError, match=message):
         DrawRecord.from_json(json.dumps(data))
+
+
+def test_a_changed_row_is_named_once_and_the_record_is_not_blamed(drawn) -> None:
+    """One changed non-winner row of the participants file: the report says the file is
+    not the drawn cohort, once, and does not claim the public record was changed."""
+    record, frame, _ = drawn
+    winners = {w.msisdn for w in record.winners}
+    frame = frame.copy()
+    row = next(i for i, m in enumerate(frame["msisdn"]) if m not in winners)
+    frame.loc[row, "entries"] += 1
+    report = verify(record.public(), frame)
+    text = report.format()
+    assert report.first.field == "cohort_digest" and "not the cohort that was drawn" in text
+    assert "changed after it was written" not in text
+    assert not [d for d in report.differences if d.field.startswith("winners[")]
+    assert len(report.differences) <= 2  # the digest, and the total entries
+
+
+def test_a_broken_ledger_is_not_headlined_as_a_mismatch(drawn) -> None:
+    record, frame, ledger = drawn
+    (path,) = ledger.entries_dir.glob("*-commitment-*.json")
+    data = json.loads(path.read_text())
+    data["participants"] += 1
+    path.write_text(json.dumps(data))
+    report = verify(record, frame, ledger=ledger)
+    assert report.rederives and not report.ok
+    assert report.format().startswith("MATCH") and "BROKEN" in report.format()
+    assert "VERDICT: FAIL" in report.format()

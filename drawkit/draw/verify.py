@@ -46,6 +46,7 @@ class Difference:
     expected: object
     found: object
     note: str = ""
+    against_ledger: bool = False  # a cross-check with the ledger, not a re-derivation
 
     def format(self) -> str:
         """One line for people (phone numbers are already masked)."""
@@ -85,8 +86,9 @@ class VerificationReport:
 
     @property
     def rederives(self) -> bool:
-        """The record re-derives bit for bit from its inputs."""
-        return not self.differences
+        """The record re-derives bit for bit from its inputs (a broken ledger chain is
+        reported on its own line, not as a failed re-derivation)."""
+        return not [d for d in self.differences if not d.against_ledger]
 
     def finding(self, check: str) -> Finding | None:
         """The finding of one protocol check, by name."""
@@ -98,7 +100,7 @@ class VerificationReport:
             lines = [f"MATCH: draw {self.draw_id} re-derives exactly from its inputs"]
         else:
             lines = [f"MISMATCH: draw {self.draw_id} does not re-derive from its inputs"]
-            lines += [f"  {d.format()}" for d in self.differences]
+        lines += [f"  {d.format()}" for d in self.differences]
         lines += [f"  {f.format()}" for f in self.findings]
         if self.chain is not None:
             lines.append(f"  {self.chain.format()}")
@@ -129,9 +131,10 @@ def verify_record(
     if public:  # the published copy: full numbers come back from the participants file
         record = _unmask_exclusions(record, participants, diffs)
     cohort = _cohort(record, participants, diffs)
+    same_cohort = cohort is not None and cohort.digest == record.cohort_digest
     _check_commitment(record, diffs)
     seed = _check_seed(record, beacon, diffs)
-    if cohort is not None and seed is not None:
+    if same_cohort and seed is not None:  # another file's picks would only echo its change
         expected = _check_winners(record, cohort, seed, diffs)
         if public and len(expected) == len(record.winners):
             record = replace(
@@ -143,7 +146,9 @@ def verify_record(
             )
     chain = _check_ledger(record, ledger, cohort, diffs) if ledger is not None else None
     computed = record.computed_hash()
-    if computed != record.record_hash:
+    if computed != record.record_hash and (same_cohort or not public):
+        # (a public copy's full numbers come back from the file: a different file cannot
+        # restore them, so the record itself is not blamed for it)
         diffs.append(
             Difference(
                 "record_hash",
@@ -159,6 +164,11 @@ def verify_record(
     )
     ok = not diffs and (chain is None or chain.ok) and all(f.passed for f in findings)
     return VerificationReport(record.draw_id, ok, tuple(diffs), chain, findings)
+
+
+def _ledger_difference(*args: object, **kwargs: object) -> Difference:
+    """A difference found by checking the record against the ledger."""
+    return Difference(*args, **kwargs, against_ledger=True)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ the randomness protocol
@@ -270,17 +280,29 @@ def _cohort(
 
 
 def _locate_entry_change(record: DrawRecord, cohort: Cohort, diffs: list[Difference]) -> None:
-    """Point at winners whose entries in the file differ from the record's."""
+    """Point at winners whose entries in the file differ from the record's (a public copy's
+    masked winners are found by their mask when one participant has it)."""
     entries = dict(zip(cohort.msisdns.tolist(), cohort.entries.tolist(), strict=True))
+    by_mask: dict[str, list[int]] = {}
+    if record.is_public:
+        masked = {w.msisdn for w in record.winners}
+        for number, count in entries.items():
+            shown = mask(number)
+            if shown in masked:
+                by_mask.setdefault(shown, []).append(count)
     for i, w in enumerate(record.winners):
-        now = entries.get(w.msisdn)
+        if "*" in w.msisdn:
+            found = by_mask.get(w.msisdn, [])
+            now = found[0] if len(found) == 1 else None
+        else:
+            now = entries.get(w.msisdn)
         if now != w.entries:
             diffs.append(
                 Difference(
                     f"participants[{mask(w.msisdn)}].entries",
                     w.entries,
                     now,
-                    f"winner {i} has different entries in the file",
+                    f"the pick at draw order {i + 1} has different entries in the file",
                 )
             )
 
@@ -424,12 +446,12 @@ def _check_ledger(
 ) -> ChainReport:
     chain = ledger.verify_chain()
     if not chain.ok:
-        diffs.append(Difference("ledger", "an intact hash chain", chain.format()))
+        diffs.append(_ledger_difference("ledger", "an intact hash chain", chain.format()))
     entries = {e.get("sequence"): e for e in ledger.entries()}
     stored = entries.get(record.sequence)
     if stored is None or stored.get("kind") != "draw" or stored.get("draw_id") != record.draw_id:
         diffs.append(
-            Difference(
+            _ledger_difference(
                 "sequence",
                 "this draw's ledger entry",
                 record.sequence,
@@ -439,7 +461,7 @@ def _check_ledger(
         return chain
     if stored.get("record_hash") != record.record_hash:
         diffs.append(
-            Difference(
+            _ledger_difference(
                 "record_hash",
                 stored.get("record_hash"),
                 record.record_hash,
@@ -450,7 +472,7 @@ def _check_ledger(
     link = before.get("record_hash") if before else None
     if link != record.previous_record_hash:
         diffs.append(
-            Difference(
+            _ledger_difference(
                 "previous_record_hash",
                 link,
                 record.previous_record_hash,
@@ -460,7 +482,7 @@ def _check_ledger(
     committed = entries.get(record.commitment.sequence)
     if committed is None or committed != record.commitment.to_dict():
         diffs.append(
-            Difference(
+            _ledger_difference(
                 "commitment",
                 "the ledger's commitment entry",
                 record.commitment.sequence,
@@ -469,7 +491,7 @@ def _check_ledger(
         )
     elif record.commitment.sequence >= record.sequence:
         diffs.append(
-            Difference(
+            _ledger_difference(
                 "commitment.sequence",
                 f"< {record.sequence}",
                 record.commitment.sequence,
@@ -498,7 +520,7 @@ def _check_exclusions(
     unexpected = sorted(set(record.excluded_msisdns) - known)
     if unexpected:
         diffs.append(
-            Difference(
+            _ledger_difference(
                 "excluded_msisdns",
                 "recent winners only",
                 mask(unexpected[0]),
@@ -509,7 +531,7 @@ def _check_exclusions(
         missed = sorted(known.intersection(cohort.msisdns.tolist()))
         if missed:
             diffs.append(
-                Difference(
+                _ledger_difference(
                     "excluded_msisdns",
                     mask(missed[0]),
                     "not excluded",
