@@ -52,6 +52,7 @@ class AuditResult:
     history: pd.DataFrame
     checks: list[stats.Check] = field(default_factory=list)
     summary_path: Path | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)  # drop-outs, claims since
 
     @property
     def passed(self) -> bool:
@@ -102,6 +103,7 @@ def audit(job: DrawJob, runtime: Runtime) -> AuditResult:
         lorenz_observed=stats.lorenz(cohort.entries, wins),
         lorenz_expected=stats.lorenz(cohort.entries, simulation.win_counts()),
         history=stats.daily_history(ledger, record.promotion), checks=checks,
+        events=ledger.events(record.draw_id),
     )
     result.summary_path = write_audit_summary(job, result)
     return result

@@ -31,6 +31,7 @@ from drawkit.draw import (
 )
 from drawkit.draw import publish as publish_record
 from drawkit.draw.engine import check_secret_reveal
+from drawkit.draw.verify import protocol_findings
 from drawkit.errors import (
     BeaconNotYetPublishedError,
     CommitmentError,
@@ -71,6 +72,8 @@ class DrawResult:
     record: DrawRecord
     drawn: bool
     files: dict[str, Path] = field(default_factory=dict)
+    findings: tuple[Any, ...] = ()  # the randomness protocol's checks of the record
+    events: list[dict[str, Any]] = field(default_factory=list)  # drop-outs, claims since
 
 
 def parse_beacon(text: str | None) -> bytes | None:
@@ -208,7 +211,9 @@ def draw(
     if drawn:
         runtime.track(job, "draw_completed",
                       {"draw_id": record.draw_id, "record_hash": record.record_hash})
-    return DrawResult(record, drawn, files)
+    findings = protocol_findings(record, accept_test_chain=job.accept_test_chain,
+                                 accept_operator_randomness=job.scratch)
+    return DrawResult(record, drawn, files, findings, Ledger(job.ledger).events(job.id))
 
 
 # ------------------------------------------------------------------ the randomness protocol

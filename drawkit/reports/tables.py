@@ -55,15 +55,31 @@ def table(frame: pd.DataFrame, caption: str | None = None, decimals: int = 3) ->
     return styler.set_caption(caption) if caption else styler
 
 
-def show_chart(fig: Any, folder: Path, name: str) -> Any:
+def show_chart(fig: Any, folder: Path, name: str, explain: str | None = None) -> Any:
     """Save ``fig`` as ``<folder>/charts/<name>.png`` and return it as an inline image
-    whose alt text is the chart's title and axis labels."""
+    whose alt text is the chart's title and axis labels, with the plain-words note of the
+    chart function ``explain`` under it (drawkit.charts.chart_note)."""
     from IPython.display import HTML
 
     charts.save_png(fig, Path(folder) / "charts" / f"{name}.png")
     data = base64.b64encode(charts.png_bytes(fig)).decode("ascii")
     alt = html.escape(charts.describe(fig), quote=True)
-    return HTML(f'<img src="data:image/png;base64,{data}" alt="{alt}" title="{alt}">')
+    note = ""
+    if explain:
+        words = html.escape(charts.chart_note(explain))
+        note = f'<p style="max-width: 60em; color: #444;"><em>{words}</em></p>'
+
+    return HTML(f'<img src="data:image/png;base64,{data}" alt="{alt}" title="{alt}">{note}')
+
+
+def local_time(moment: Any, zone: str = "Africa/Lagos") -> str:
+    """An instant as ``YYYY-MM-DD HH:MM:SS UTC (HH:MM:SS WAT)``."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    local = when.astimezone(ZoneInfo(zone))
+    return f"{when.astimezone(ZoneInfo('UTC')):%Y-%m-%d %H:%M:%S} UTC ({local:%H:%M:%S} {local:%Z})"
 
 
 # ------------------------------------------------------------------ 01 cohort
@@ -75,6 +91,7 @@ def key_figures(summary: EligibilitySummary, digest: str) -> pd.DataFrame:
     start = window.start.isoformat() if window.start is not None else "promotion start"
     rows = [
         ("Entry window (UTC)", f"{start} to {window.cutoff.isoformat()}"),
+        ("Entry window (WAT, the promotion's time)", _window_wat(window)),
         ("Recharge rows read", f"{summary.rows_in:,}"),
         ("Rows counted", f"{summary.rows_counted:,}"),
         ("Rows excluded by a rule", f"{sum(summary.rows_excluded.values()):,}"),
@@ -88,6 +105,25 @@ def key_figures(summary: EligibilitySummary, digest: str) -> pd.DataFrame:
     for rule, count in sorted(summary.participants_excluded.items()):
         rows.append((f"Participants excluded: {rule.replace('_', ' ')}", f"{count:,}"))
     return pd.DataFrame(rows, columns=["figure", "value"])
+
+
+def _window_wat(window: Any, zone: str = "Africa/Lagos") -> str:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    start = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M}" if window.start else "promotion start"
+    return f"{start} to {window.cutoff.astimezone(tz):%Y-%m-%d %H:%M} WAT"
+
+
+def rejected_sample(rejected: pd.DataFrame, per_reason: int = 3) -> pd.DataFrame:
+    """A few rejected rows of each reason (numbers masked), to find and fix in the data."""
+    columns = ["reason", "transaction_id", "msisdn", "amount_ngn", "timestamp"]
+    if rejected is None or len(rejected) == 0:
+        return pd.DataFrame(columns=columns)
+    sample = rejected.groupby("reason", sort=True, group_keys=False).head(per_reason).copy()
+    sample["msisdn"] = mask_series(sample["msisdn"].astype(object))
+    shown = [c for c in columns if c in sample.columns]
+    return sample[shown].astype(object).fillna("").astype(str)
 
 
 def row_outcomes(summary: EligibilitySummary) -> pd.DataFrame:
@@ -170,9 +206,14 @@ def commitment_table(commitment: Commitment) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["commitment", "value"])
 
 
-def prize_table(record: DrawRecord) -> pd.DataFrame:
-    """Winners then reserves in draw order, masked, with their winning tickets."""
+def prize_table(record: DrawRecord, events: list[dict] | None = None) -> pd.DataFrame:
+    """Winners then reserves in draw order, masked, with their winning tickets and what
+    happened since the draw (drop-outs, promoted reserves, claims)."""
+    from drawkit.reports.landing import winners_from_record
+
     values = {p.name: p.value_ngn for p in record.prizes}
+    lines, _ = winners_from_record(record.public(), events or [])
+    since = [line.status or "as drawn" for line in lines]
     frame = pd.DataFrame(
         {
             "draw order": [w.draw_order for w in record.winners],
@@ -184,9 +225,30 @@ def prize_table(record: DrawRecord) -> pd.DataFrame:
             "entries": [w.entries for w in record.winners],
             "winning ticket": [w.ticket for w in record.winners],
             "tickets in play": [w.total_tickets_at_pick for w in record.winners],
+            "since the draw": since,
         }
     )
     return frame.astype({"number": object})
+
+
+def beacon_table(record: DrawRecord, findings: Any = ()) -> pd.DataFrame:
+    """Where the draw's randomness came from and how it was checked, and when each step
+    happened (the commitment before the round existed, the draw after it)."""
+    rows = [("Randomness", record.randomness)]
+    if record.beacon_round is not None:
+        rows.append(("Beacon round", f"{record.beacon_round:,}"))
+        if record.beacon_chain is not None:
+            published = record.beacon_chain.published_at(record.beacon_round)
+            rows += [("Beacon chain", record.beacon_chain.hash),
+                     ("Round published at", local_time(published))]
+        rows += [("Beacon value (SHA-256 of the signature)", record.beacon_value or "none"),
+                 ("Beacon signature", record.beacon_signature or "none in the record"),
+                 ("Fetched from", record.beacon_relay or "not recorded")]
+    rows += [("Committed at", local_time(record.commitment.committed_at)),
+             ("Drawn at", local_time(record.created_at)),
+             ("Operator secret (revealed)", record.secret or "no secret")]
+    rows += [(f.check, ("PASS — " if f.passed else "FAIL — ") + f.detail) for f in findings]
+    return pd.DataFrame(rows, columns=["randomness", "value"])
 
 
 def publish_table(report: PublishReport) -> pd.DataFrame:
@@ -218,7 +280,26 @@ def verification_table(result: AuditResult) -> pd.DataFrame:
         ("Randomness", result.record.randomness),
         ("First DRBG words (lab self-test)", " ".join(result.record.first_words)),
     ]
+    rows += [(f.check, ("PASS — " if f.passed else "FAIL — ") + f.detail)
+             for f in result.verification.findings]
+    if result.record.beacon_relay:
+        rows.append(("Beacon fetched from", result.record.beacon_relay))
     return pd.DataFrame(rows, columns=["check", "result"])
+
+
+TERMS = {
+    "First DRBG words (lab self-test)": "the generator's first four 64-bit outputs for this "
+    "seed, so a test lab can check the raw stream before any scaling",
+    "Seed": "SHA-256 over the draw id, the cohort digest, the beacon value and the secret",
+    "Record hash": "SHA-256 of the full record; the ledger chains these hashes",
+}
+
+
+def terms_note(*names: str) -> Any:
+    """One line per technical term, in plain words."""
+    from IPython.display import Markdown
+
+    return Markdown("\n".join(f"- **{n}**: {TERMS[n]}." for n in names))
 
 
 def bands_table(bands: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,8 +25,9 @@ from bs4 import BeautifulSoup
 from PIL import Image
 
 from drawkit import audit
+from drawkit.beacon import QUICKNET as beacon
 from drawkit.config import PromotionConfig
-from drawkit.draw import Ledger, beacon, commit_draw, record_event, run_draw
+from drawkit.draw import Ledger, record_event, verify_record
 from drawkit.reports.landing import (
     SECTIONS,
     TERMS,
@@ -59,14 +59,15 @@ SCREENSHOTS = os.environ.get("DRAWKIT_LANDING_SCREENS")
 
 
 @pytest.fixture(scope="module")
-def drawn(tmp_path_factory):
+def drawn(tmp_path_factory, signed_rounds):
     """See :func:`make_draw`."""
-    return make_draw(tmp_path_factory.mktemp("ledger"))
+    return make_draw(tmp_path_factory.mktemp("ledger"), signed_rounds)
 
 
-def make_draw(ledger_dir: Path) -> dict:
-    """A draw of 1 + 10 prizes with reserves on 400 participants, winner 1 of the grand
-    prize unreachable (reserve 1 promoted) and airtime winner 2 claimed."""
+def make_draw(ledger_dir: Path, signed_rounds) -> dict:  # noqa: ANN001
+    """A draw of 1 + 10 prizes with reserves on 400 participants, committed to a signed
+    round of a local test chain before it existed, winner 1 of the grand prize unreachable
+    (reserve 1 promoted) and airtime winner 2 claimed."""
     rng = np.random.default_rng(5)
     n = 400
     participants = pd.DataFrame(
@@ -76,16 +77,14 @@ def make_draw(ledger_dir: Path) -> dict:
         }
     )
     config = replace(PromotionConfig(), permit="LSLGA/PROMO/2026/001")
-    beacon_round = beacon.round_after(datetime.now(UTC))  # published within 3 s
-    commitment = commit_draw(
-        participants, config, DRAW_DATE, ledger_dir=ledger_dir, beacon_round=beacon_round
-    )
-    time.sleep(max(0.0, (beacon.round_time(beacon_round) - datetime.now(UTC)).total_seconds()))
-    record = run_draw(participants, config, DRAW_DATE, ledger_dir=ledger_dir, beacon=b"\x5e" * 32)
+    record = signed_rounds.commit_and_draw(participants, config, DRAW_DATE, ledger_dir, 2000)
+    commitment = record.commitment
     ledger = Ledger(ledger_dir)
     record_event(ledger, record.draw_id, "unreachable", position=1, reason="no answer in 48 h")
     record_event(ledger, record.draw_id, "claimed", tier="Airtime bundle", position=2)
-    checks = audit.fairness_checks(record, chain_ok=ledger.verify_chain().ok)
+    verification = verify_record(record, participants, accept_test_chain=True)
+    checks = audit.fairness_checks(record, verification=verification,
+                                   chain_ok=ledger.verify_chain().ok)
     return {
         "record": record,
         "commitment": commitment,

@@ -214,3 +214,36 @@ def test_a_report_that_shows_a_full_number_fails_the_run(
         run_report(job, make_runtime(), steps=("01_daily_cohort",), notebooks_dir=tmp_path,
                    progress_bar=False)
     assert "8031234567" not in str(caught.value)
+
+
+def test_the_landing_page_leads_with_the_verdict_and_links_the_verifier(local_reports) -> None:
+    from bs4 import BeautifulSoup
+
+    run, _ = local_reports
+    soup = BeautifulSoup(run.index.read_text(encoding="utf-8"), "html.parser")
+    first = soup.find(re.compile(r"^h[1-6]$")).get_text(" ", strip=True)
+    assert first.startswith(("PASS", "FAIL"))
+    hrefs = {a["href"] for a in soup.find_all("a", href=True)}
+    assert {"record.public.json", "audit.json", "verifier/index.html", "03_audit.html"} <= hrefs
+    for href in hrefs:
+        assert (run.output_dir / href).exists(), href
+    assert "drawkit verify" in soup.get_text(" ")
+
+
+def test_a_replaced_winner_shows_in_the_draw_and_audit_reports(local_reports, make_runtime) -> None:
+    """draw-event: the first winner is unreachable, the first reserve is promoted; the
+    reports run again say so (the draw itself is never re-drawn)."""
+    from drawkit.app import record_draw_event
+
+    run, job = local_reports
+    record = Ledger(job.ledger).get(job.id)
+    tier = record.winners[0].tier
+    record_draw_event(job.ledger, job.id, "unreachable", position=1, tier=tier,
+                      reason="switched off")
+    again = run_report(job, make_runtime(), steps=("02_draw_run", "03_audit"),
+                       progress_bar=False)
+    for name in ("02_draw_run.html", "03_audit.html"):
+        text = (again.output_dir / name).read_text(encoding="utf-8")
+        assert "unreachable: switched off" in text and "replaced by reserve 1" in text, name
+    index = again.index.read_text(encoding="utf-8")
+    assert "replaced by" in index.lower() or "promoted" in index.lower()
