@@ -22,6 +22,7 @@ from drawkit.errors import DrawkitError
 from drawkit.reports import ReportSet, run_report
 
 MARKER = ".drawkit-demo"
+DEMO_INGESTION_LAG = 3.0  # seconds; PostHog Cloud takes seconds to minutes
 Say = Callable[[str], None]
 
 
@@ -90,8 +91,11 @@ def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
     workspace = fresh_workspace(options.workspace)
     config = workspace / "promotion.toml"
     config.write_text(DEMO_CONFIG, encoding="utf-8")
-    with EmulatorServer(host="127.0.0.1", port=0) as server, LocalDrandChain(period=1) as chain:
-        say(f"PostHog emulator on {server.url} (throwaway keys, this run only)")
+    emulator = EmulatorServer(host="127.0.0.1", port=0, profile="cloud",
+                              ingestion_lag_seconds=DEMO_INGESTION_LAG)
+    with emulator as server, LocalDrandChain(period=1) as chain:
+        say(f"PostHog emulator on {server.url} (cloud profile: caching, throttles, "
+            f"{DEMO_INGESTION_LAG:g} s ingestion lag; throwaway keys, this run only)")
         say(f"Local drand test chain on {chain.url}, chain {chain.chain_hash[:16]}… "
             "(its own throwaway key: not public randomness)")
         beacon_env = {"DRAWKIT_DRAND_RELAYS": chain.url,

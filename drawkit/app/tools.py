@@ -63,15 +63,18 @@ def load_synthetic(
     """Generate synthetic recharges and load them into the runtime's PostHog project
     through capture; returns the upload summary."""
     from drawkit.config import load_promotion
-    from drawkit.posthog.upload import upload_synth
+    from drawkit.posthog.upload import upload_synth, wait_until_queryable
     from drawkit.synth import generate
 
     config = load_promotion(config_path)
     data = generate(subscribers, days, end_date, seed, config=config)
-    if say is not None:
-        say(f"Synthetic data: {len(data.recharges):,} recharge rows, "
-            f"{len(data.persons):,} people")
-    return upload_synth(runtime.posthog(), data, config)
+    tell = say or (lambda _text: None)
+    tell(f"Synthetic data: {len(data.recharges):,} recharge rows, {len(data.persons):,} people")
+    tell("Uploading through capture (PostHog's /batch/ endpoint)…")
+    summary = upload_synth(runtime.posthog(), data, config)
+    waited = wait_until_queryable(runtime.posthog(), summary, config)
+    tell(f"  every event queryable after {waited:.0f} s of ingestion lag")
+    return summary
 
 
 @dataclass(frozen=True)
