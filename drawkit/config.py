@@ -18,9 +18,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
-
 from drawkit.errors import ConfigError, SettingsError
 
 # Where a draw's participants come from, and how the PostHog source finds them.
@@ -100,6 +97,9 @@ def url_origin(url: str, variable: str = ENV_BASE_URL) -> Origin:
     must agree on the host. Credentials in the URL, backslashes, white space and control
     characters are refused, and the message never repeats what was refused.
     """
+    from urllib3.exceptions import LocationParseError  # loaded when a URL is checked
+    from urllib3.util import parse_url
+
     text = str(url).strip()
     if _UNSAFE.search(text):
         raise SettingsError(
