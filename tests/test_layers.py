@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "drawkit"
 
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS: list[set[str]] = [
-    {"__init__", "errors", "config", "msisdn", "redact", "synth", "store", "contract"},
+    {"__init__", "errors", "config", "msisdn", "redact", "synth", "store", "contract", "lazy"},
     {"eligibility"},  # pure rules on DataFrames: the cohort filters and every source use them
     {"posthog", "beacon", "offline"},  # clients, and the stand-ins for what they reach
     {"sources"},

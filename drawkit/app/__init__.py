@@ -9,8 +9,7 @@ Names are loaded on first use, so a command that does not draw imports no data l
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from drawkit.lazy import lazy_exports
 
 _EXPORTS = {
     "DrawJob": "job",
@@ -62,9 +61,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'drawkit.app' has no attribute {name!r}")
-    value = getattr(import_module(f"drawkit.app.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -16,8 +16,7 @@ so round arithmetic (``drawkit.beacon.chain``) imports neither HTTP nor BLS libr
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from drawkit.lazy import lazy_exports
 
 _EXPORTS = {
     "DST": "bls",
@@ -47,9 +46,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'drawkit.beacon' has no attribute {name!r}")
-    value = getattr(import_module(f"drawkit.beacon.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

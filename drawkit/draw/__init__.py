@@ -7,8 +7,7 @@ that module needs.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from drawkit.lazy import lazy_exports
 
 _EXPORTS = {
     "Cohort": "cohort",
@@ -44,9 +43,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'drawkit.draw' has no attribute {name!r}")
-    value = getattr(import_module(f"drawkit.draw.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
