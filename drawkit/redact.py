@@ -11,14 +11,16 @@ import logging
 import re
 from collections.abc import Iterable
 
-from drawkit.msisdn import mask
+from drawkit.msisdn import mask, mobile_prefix_regex
 
 # Any spelling drawkit.msisdn accepts, inside text: +234 803 123 4567, 2348031234567,
 # 002348031234567, 23408031234567, (0803) 123-4567, 0803/123/4567, 8031234567, and the
-# URL-encoded %2B2348031234567 that HTTP libraries log.
+# URL-encoded %2B2348031234567 that HTTP libraries log. The mobile prefixes (0701..0729,
+# 0802..0819, 0901..0916, ...) come from libphonenumber's metadata, not a hand list.
 _SEP = r"[\s\-./()\u00a0]{0,3}"
 _MSISDN_IN_TEXT = re.compile(
-    rf"(?<![\w+])(?:(?:\+|%2B|00)?\(?234\)?{_SEP}\(?0?|\(?0)?[789][01]\d(?:{_SEP}\d){{7}}(?!\d)",
+    rf"(?<![\w+])(?:(?:\+|%2B|00)?\(?234\)?{_SEP}\(?0?|\(?0)?"
+    rf"{mobile_prefix_regex(_SEP)}(?:{_SEP}\d){{6}}(?!\d)",
     re.IGNORECASE,
 )
 _KEY_IN_TEXT = re.compile(r"\b(ph[xc]_)[A-Za-z0-9_\-]{8,}")
