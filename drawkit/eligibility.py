@@ -468,9 +468,9 @@ _AMOUNT_LABELS = (None, MISSING_AMOUNT, NON_NUMERIC_AMOUNT, NON_POSITIVE_AMOUNT,
 TIME_OK, TIME_MISSING, TIME_UNREADABLE = range(3)
 DECIMAL_RE2 = r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
 TIMESTAMP_RE2 = (
-    r"([0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))"
-    r"(?:[Tt ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]{1,9}))?)?"
-    r"([Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?"
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"(?:[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?"
 )
 
 
@@ -480,8 +480,15 @@ def sql_literal(text: str) -> str:
 
 
 def sql_text(column: str) -> str:
-    """The trimmed text of ``column`` (any type), NULL when missing or blank."""
-    return f"nullif(trim(CAST({column} AS VARCHAR), {sql_literal(TRIM_CHARS)}), '')"
+    """The trimmed text of ``column`` (any type), NULL when missing or blank. The set trim
+    runs only on values that start or end with a space or a character outside printable
+    ASCII (a cheap GLOB test), which is rare."""
+    text = f"CAST({column} AS VARCHAR)"
+    edge = f"{text} GLOB '[!!-~]*' OR {text} GLOB '*[!!-~]'"  # a space or non-printable
+    return (
+        f"nullif(CASE WHEN {edge} THEN trim({text}, {sql_literal(TRIM_CHARS)}) "
+        f"ELSE {text} END, '')"
+    )
 
 
 def sql_number_text(column: str) -> str:
@@ -494,58 +501,71 @@ def sql_number_text(column: str) -> str:
     )
 
 
-def sql_amount(text: str) -> tuple[str, str]:
-    """(status, kobo) expressions for a trimmed amount text column: status one of A_*,
-    kobo = floor(amount x 100) when the status is A_OK (else NULL)."""
-    whole = f"ltrim(split_part(ltrim({text}, '+-'), '.', 1), '0')"
-    frac = f"split_part({text}, '.', 2)"
-    status = (
-        f"(CASE WHEN {text} IS NULL THEN {A_MISSING} "
-        f"WHEN NOT regexp_full_match({text}, {sql_literal(DECIMAL_RE2)}) THEN {A_NON_NUMERIC} "
-        f"WHEN starts_with({text}, '-') OR NOT regexp_matches({text}, '[1-9]') "
-        f"THEN {A_NON_POSITIVE} "
-        f"WHEN length({whole}) > 10 OR (length({whole}) = 10 AND ({whole} > '1000000000' "
-        f"OR regexp_matches({frac}, '[1-9]'))) THEN {A_TOO_LARGE} "
-        f"ELSE {A_OK} END)"
-    )
-    kobo = (
-        f"(CASE WHEN {status} = {A_OK} THEN "
-        f"CAST(coalesce(nullif({whole}, ''), '0') AS BIGINT) * 100 "
-        f"+ CAST(rpad(left({frac}, 2), 2, '0') AS BIGINT) END)"
-    )
-    return status, kobo
+Layer = list[tuple[str, str]]  # (alias, SQL expression); may use the aliases of earlier layers
 
 
-def sql_timestamp_parts(text: str) -> str:
-    """A struct of the ISO 8601 parts of a trimmed text (empty strings when it does not
-    match): d (date), h, mi, s, f (fraction), o (offset)."""
-    return (
-        f"regexp_extract({text}, {sql_literal('^' + TIMESTAMP_RE2 + '$')}, "
-        "['d', 'h', 'mi', 's', 'f', 'o'])"
-    )
+def layered(source: str, base: str, layers: list[Layer]) -> str:
+    """``SELECT {base} FROM {source}`` with each layer's columns added by an outer SELECT
+    (so every expression is evaluated once per row)."""
+    query = f"SELECT {base} FROM {source}"
+    for layer in layers:
+        columns = ", ".join(f"{expr} AS {alias}" for alias, expr in layer)
+        query = f"SELECT *, {columns} FROM ({query})"  # noqa: S608 - constants only
+    return query
 
 
-def sql_timestamp_us(parts: str, timezone: str) -> str:
-    """UTC microseconds from :func:`sql_timestamp_parts` (NULL when unreadable): naive
-    times are read in ``timezone``, the fraction is cut to microseconds."""
-    local = (
-        f"TRY_CAST({parts}.d || ' ' || coalesce(nullif({parts}.h, ''), '00') || ':' "
-        f"|| coalesce(nullif({parts}.mi, ''), '00') || ':' "
-        f"|| coalesce(nullif({parts}.s, ''), '00') "
-        f"|| CASE WHEN {parts}.f <> '' THEN '.' || left({parts}.f, 6) ELSE '' END AS TIMESTAMP)"
-    )
-    digits = f"regexp_replace({parts}.o, '[^0-9]', '', 'g')"
-    offset_minutes = (
-        f"(CASE WHEN upper({parts}.o) = 'Z' THEN 0 ELSE "
-        f"(CASE WHEN starts_with({parts}.o, '-') THEN -1 ELSE 1 END) * "
-        f"(CAST(left({digits}, 2) AS BIGINT) * 60 "
-        f"+ coalesce(TRY_CAST(nullif(substr({digits}, 3, 2), '') AS BIGINT), 0)) END)"
-    )
-    return (
-        f"(CASE WHEN {parts}.d = '' THEN NULL "
-        f"WHEN {parts}.o = '' THEN epoch_us(timezone({sql_literal(timezone)}, {local})) "
-        f"ELSE epoch_us({local}) - {offset_minutes} * 60000000 END)"
-    )
+def amount_layers(text: str) -> list[Layer]:
+    """Columns a_st (A_* status) and kobo (floor(amount x 100) when a_st = A_OK, else NULL)
+    for the trimmed amount text column ``text``."""
+    return [
+        [
+            ("a_ok", f"regexp_full_match({text}, {sql_literal(DECIMAL_RE2)})"),
+            ("a_whole", f"split_part(ltrim({text}, '+-'), '.', 1)"),
+            ("a_frac", f"split_part({text}, '.', 2)"),
+        ],
+        [
+            (
+                "a_st",
+                f"(CASE WHEN {text} IS NULL THEN {A_MISSING} "
+                f"WHEN NOT a_ok THEN {A_NON_NUMERIC} "
+                f"WHEN starts_with({text}, '-') OR NOT regexp_matches({text}, '[1-9]') "
+                f"THEN {A_NON_POSITIVE} "
+                f"WHEN TRY_CAST(a_whole AS DOUBLE) > {MAX_AMOUNT_NGN} "
+                f"OR (TRY_CAST(a_whole AS DOUBLE) = {MAX_AMOUNT_NGN} "
+                f"AND regexp_matches(a_frac, '[1-9]')) THEN {A_TOO_LARGE} ELSE {A_OK} END)",
+            )
+        ],
+        [
+            (
+                "kobo",
+                f"(CASE WHEN a_st = {A_OK} THEN "
+                "CAST(coalesce(nullif(a_whole, ''), '0') AS BIGINT) * 100 "
+                "+ CAST(rpad(left(a_frac, 2), 2, '0') AS BIGINT) END)",
+            )
+        ],
+    ]
+
+
+def timestamp_layers(text: str, timezone: str) -> list[Layer]:
+    """Columns t_us (UTC microseconds, NULL when unreadable; naive times read in
+    ``timezone``, the fraction cut to microseconds) and t_st (TIME_* status) for the
+    trimmed timestamp text column ``text``."""
+    return [
+        [
+            ("t_ok", f"regexp_full_match({text}, {sql_literal(TIMESTAMP_RE2)})"),
+            ("t_aware", f"length({text}) > 10 AND regexp_matches(substr({text}, 11), '[Zz+-]')"),
+        ],
+        [
+            (
+                "t_us",
+                f"(CASE WHEN NOT t_ok THEN NULL "
+                f"WHEN t_aware THEN epoch_us(TRY_CAST(upper({text}) AS TIMESTAMPTZ)) "
+                f"ELSE epoch_us(timezone({sql_literal(timezone)}, "
+                f"TRY_CAST(upper({text}) AS TIMESTAMP))) END)",
+            )
+        ],
+        [("t_st", sql_time_status(text, "t_us"))],
+    ]
 
 
 def sql_typed_timestamp_us(column: str, aware: bool, timezone: str) -> str:
@@ -627,14 +647,10 @@ def amount_text(value: object) -> str | None:
 def amount_values(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
     """(status A_*, kobo) per value, by the SQL grammar."""
     texts = pa.array([amount_text(v) for v in values], type=pa.string())
-    status, kobo = sql_amount("a")
-    out = _evaluate(
-        pa.table({"a0": texts}),
-        f"SELECT {status} AS status, {kobo} AS kobo "  # noqa: S608 - constants only
-        f"FROM (SELECT {sql_text('a0')} AS a FROM v)",
-    )
+    query = layered("v", f"{sql_text('a0')} AS a", amount_layers("a"))
+    out = _evaluate(pa.table({"a0": texts}), query)
     kobo_values = np.asarray(pc.fill_null(out["kobo"], 0), dtype=np.int64)
-    return np.asarray(out["status"], dtype=np.int8), kobo_values
+    return np.asarray(out["a_st"], dtype=np.int8), kobo_values
 
 
 def timestamp_text(value: object) -> str | None:
@@ -661,15 +677,10 @@ def timestamp_values(values: Any, timezone: str) -> tuple[np.ndarray, np.ndarray
         status = np.where(missing, TIME_MISSING, np.where(micros == _MISSING, TIME_UNREADABLE, 0))
         return status.astype(np.int8), micros
     texts = pa.array([timestamp_text(v) for v in values], type=pa.string())
-    parts = sql_timestamp_parts("t")
-    query = (
-        f"SELECT {sql_time_status('t', 'us')} AS status, us FROM (SELECT t, "  # noqa: S608
-        f"{sql_timestamp_us('p', timezone)} AS us FROM (SELECT t, {parts} AS p FROM "
-        f"(SELECT {sql_text('t0')} AS t FROM v)))"
-    )
+    query = layered("v", f"{sql_text('t0')} AS t", timestamp_layers("t", timezone))
     out = _evaluate(pa.table({"t0": texts}), query)
-    micros = np.asarray(pc.fill_null(out["us"], _MISSING), dtype=np.int64)
-    return np.asarray(out["status"], dtype=np.int8), micros
+    micros = np.asarray(pc.fill_null(out["t_us"], _MISSING), dtype=np.int64)
+    return np.asarray(out["t_st"], dtype=np.int8), micros
 
 
 def transaction_text(value: object) -> str | None:
