@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,7 +58,6 @@ from drawkit.eligibility import (
     sql_literal,
     sql_number_text,
     sql_text,
-    sql_time_status,
     sql_typed_timestamp_us,
     timestamp_layers,
 )
@@ -209,24 +209,21 @@ def _check_columns(path: Path, what: str, names: list[str], required: tuple[str,
         )
 
 
+_REASONS = re.compile(
+    r"Expected Number of Columns: \d+ Found: \d+|Value with unterminated quote found|"
+    r"Maximum line size of \d+ bytes exceeded|Invalid unicode[^.\n]*|"
+    r"quote should be followed by[^.\n]*|unquoted value[^.\n]*"
+)
+
+
 def first_error_line(exc: BaseException) -> str:
-    """What a DuckDB error says is wrong, in one line, redacted: the line number and the
-    reason, without the offending row DuckDB quotes or its list of fixes."""
-    keep = []
-    lines = str(exc).splitlines()
-    skip = False
-    for line in lines:
-        text = line.strip()
-        if text.startswith("Original Line:"):
-            skip = True  # the quoted row may run over several lines, up to a blank one
-            continue
-        if skip and text:
-            continue
-        skip = False
-        if not text or text.startswith(("Possible", "*", "LINE ")):
-            continue
-        keep.append(text)
-    return redact(" ".join(keep[:2])[:300] or type(exc).__name__)
+    """What a DuckDB error says is wrong, in one line, redacted: where, and the reason
+    when DuckDB names one, never the offending row it quotes."""
+    text = str(exc)
+    head = text.split("Original Line:")[0].split("\n")[0].strip()
+    found = _REASONS.search(text)
+    message = f"{head}: {found.group(0)}" if found and found.group(0) not in head else head
+    return redact(message[:300] or type(exc).__name__)
 
 
 def file_error(exc: duckdb.Error, what: str, path: Path) -> InputError:
@@ -254,40 +251,26 @@ def quoted(name: str) -> str:
 # ------------------------------------------------------------------------------ row SQL
 
 
-def rows_sql(source: Source, config: PromotionConfig, draw_date: date) -> str:
-    """Per input row: rn (input position), tx, m, status (0 inside, 1..7 rejected,
-    8 outside), kobo, t_us."""
-    window = draw_window(config, draw_date)
-    start = microseconds(window.start) if window.start is not None else -(2**62)
-    cutoff = microseconds(window.cutoff)
+def _raw_sql(source: Source, config: PromotionConfig) -> tuple[str, bool]:
+    """Per input row: rn, tx (trimmed), m, a (amount text, untrimmed), t (timestamp text,
+    untrimmed) or t_us (typed timestamps); and whether the time is typed."""
     names = {c.strip(): c for c in source.columns}
     col = {k: quoted(names[k]) for k in RECHARGE_COLUMNS}
     types = {k: source.types[k].upper() for k in RECHARGE_COLUMNS}
     amount = col["amount_ngn"]
-    amount_text = sql_text(sql_number_text(amount) if types["amount_ngn"] in _FLOATS else amount)
+    a = sql_number_text(amount) if types["amount_ngn"] in _FLOATS else f"CAST({amount} AS VARCHAR)"
     stamp, stamp_type = col["timestamp"], types["timestamp"]
-    if stamp_type == "TIMESTAMP WITH TIME ZONE" or stamp_type in _TIMESTAMPS:
+    typed = stamp_type == "TIMESTAMP WITH TIME ZONE" or stamp_type in _TIMESTAMPS
+    if typed:
         aware = stamp_type == "TIMESTAMP WITH TIME ZONE"
-        time_text = f"CAST({stamp} AS VARCHAR)"
-        time_layers = [
-            [("t_us", sql_typed_timestamp_us(stamp, aware, config.timezone))],
-            [("t_st", sql_time_status("t", "t_us"))],
-        ]
+        t = f"{sql_typed_timestamp_us(stamp, aware, config.timezone)} AS t_us, {stamp} IS NULL AS t_null"
     else:
-        time_text = sql_text(stamp)
-        time_layers = timestamp_layers("t", config.timezone)
-    base = (
-        f"rn, {sql_text(col['transaction_id'])} AS tx, "
-        f"CAST({col['msisdn']} AS VARCHAR) AS m, {amount_text} AS a, {time_text} AS t"
+        t = f"CAST({stamp} AS VARCHAR) AS t"
+    select = (
+        f"SELECT {source.row_number} AS rn, {sql_text(col['transaction_id'])} AS tx, "
+        f"CAST({col['msisdn']} AS VARCHAR) AS m, {a} AS a, {t} FROM {source.sql}"
     )
-    status = (
-        "CASE WHEN tx IS NULL THEN 1 WHEN a_st <> 0 THEN 1 + a_st WHEN t_st <> 0 THEN 5 + t_st "
-        f"WHEN t_us >= {start} AND t_us < {cutoff} THEN 0 ELSE {OUTSIDE} END"
-    )
-    layers = [*amount_layers("a"), *time_layers, [("status", status)]]
-    needed = ", ".join(col[k] for k in RECHARGE_COLUMNS)
-    numbered = f"(SELECT {source.row_number} AS rn, {needed} FROM {source.sql})"  # noqa: S608
-    return layered(numbered, base, layers)
+    return select, typed  # noqa: S608 - built from constants and quoted names
 
 
 def originals_sql(source: Source) -> str:
@@ -330,6 +313,9 @@ def eligibility_from_file(
             con.close()
 
 
+INVALID_NUMBER = 9  # row status: a number that is not a Nigerian mobile (after code 1)
+
+
 def _run(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -339,162 +325,157 @@ def _run(
     sink: RejectedSink | None,
 ) -> EligibilityResult:
     unit = config.naira_per_point * 100
-    # The one pass that evaluates the rules per row: a compact row table (spills to disk).
+    raw, typed = _raw_sql(source, config)
+    con.execute(f"CREATE TEMP VIEW raw AS {raw}")
+    # Pass 1: distinct spellings, amounts and times, and the ids whose hash repeats.
+    time_set = "" if typed else ", (t)"
     con.execute(f"""
-        CREATE TEMP TABLE c AS
-        SELECT rn, CASE WHEN tx IS NOT NULL THEN hash(tx) END AS h, m,
-               CAST(status AS UTINYINT) AS status, kobo, t_us
-        FROM ({rows_sql(source, config, draw_date)})
+        CREATE TEMP TABLE dist AS
+        SELECT grouping(m) = 0 AS is_m, grouping(a) = 0 AS is_a, grouping(h) = 0 AS is_h,
+               m, a, {"NULL::VARCHAR AS t" if typed else "t"}, h
+        FROM (SELECT m, a, {"NULL::VARCHAR AS t" if typed else "t"},
+                     CASE WHEN tx IS NOT NULL THEN hash(tx) END AS h FROM raw)
+        GROUP BY GROUPING SETS ((m), (a), (h){time_set})
+        HAVING grouping(h) = 1 OR (h IS NOT NULL AND count(*) > 1)
     """)  # noqa: S608
-    con.execute(
-        "CREATE TEMP TABLE cand AS SELECT h FROM c WHERE h IS NOT NULL "
-        "GROUP BY h HAVING count(*) > 1"
+    _lookups(con, config, typed)
+    # Pass 2: every row through the rules; rows that need a look of their own (rejected,
+    # or their id hash repeats) keep their own group, the rest add up per subscriber.
+    window = draw_window(config, draw_date)
+    start = microseconds(window.start) if window.start is not None else -(2**62)
+    cutoff = microseconds(window.cutoff)
+    times = (
+        "r.t_us, CASE WHEN r.t_null THEN 1 WHEN r.t_us IS NULL THEN 2 ELSE 0 END AS t_st"
+        if typed else "ti.t_us, ti.t_st"
     )
+    time_join = "" if typed else "LEFT JOIN times ti ON r.t IS NOT DISTINCT FROM ti.t"
     con.execute(f"""
-        CREATE TEMP TABLE spell AS
-        SELECT m, {national_sql("m")} AS nat, count(*) AS n,
-            count(*) FILTER (status = 1) AS n_notx,
+        CREATE TEMP TABLE grouped AS
+        SELECT national, pick, count(*) AS n,
             count(*) FILTER (status = 0) AS n_in,
             count(*) FILTER (status = {OUTSIDE}) AS n_out,
             coalesce(sum(kobo) FILTER (status = 0), 0) AS kobo_in,
             coalesce(sum(kobo // {unit}) FILTER (status = 0), 0) AS pts_in,
             count(*) FILTER (status = 0 AND kobo < {unit}) AS zero_in,
-            list(status) FILTER (status BETWEEN 2 AND 7) AS bad
-        FROM c GROUP BY m
+            any_value(status) AS status, any_value(kobo) AS kobo, any_value(t_us) AS t_us,
+            any_value(why) AS why, any_value(m) AS m, bool_or(is_cand) AS cand
+        FROM (
+            SELECT *, CASE WHEN is_cand OR status BETWEEN 1 AND 7 OR status = {INVALID_NUMBER}
+                           THEN rn END AS pick
+            FROM (
+                SELECT rn, r.m, s.national, s.why, am.kobo, t_us,
+                       r.tx IS NOT NULL AND hash(r.tx) IN (SELECT h FROM cand) AS is_cand,
+                       CASE WHEN r.tx IS NULL THEN 1
+                            WHEN s.national IS NULL THEN {INVALID_NUMBER}
+                            WHEN am.a_st <> 0 THEN 1 + am.a_st
+                            WHEN t_st <> 0 THEN 5 + t_st
+                            WHEN t_us >= {start} AND t_us < {cutoff} THEN 0
+                            ELSE {OUTSIDE} END AS status
+                FROM (SELECT r.*, {times} FROM raw r {time_join}) r
+                LEFT JOIN spelled s ON r.m IS NOT DISTINCT FROM s.m
+                LEFT JOIN amounts am ON r.a IS NOT DISTINCT FROM am.a
+            )
+        )
+        GROUP BY national, pick
     """)  # noqa: S608
-    _normalise_odd_spellings(con)
-    counts = _status_counts(con)
     people = arrow_table(con.sql("""
         SELECT national, sum(n_in) AS n_in, sum(kobo_in) AS kobo_in, sum(pts_in) AS pts_in,
-               sum(zero_in) AS zero_in
-        FROM spelled WHERE national IS NOT NULL GROUP BY national ORDER BY national
+               sum(zero_in) AS zero_in, sum(n_out) AS n_out
+        FROM grouped WHERE pick IS NULL AND national IS NOT NULL
+        GROUP BY national ORDER BY national
     """))
-    con.execute("""
-        CREATE TEMP TABLE picked AS
-        SELECT c.rn, c.m, c.status, c.kobo, c.t_us,
-               (i.m IS NOT NULL OR c.m IS NULL) AND c.status <> 1 AS bad_number,
-               coalesce(i.why, 'missing phone number') AS why,
-               c.h IN (SELECT h FROM cand) AS cand, i.national_dup AS national
-        FROM c LEFT JOIN (SELECT m, why, NULL::BIGINT AS national_dup FROM invalid) i
-             ON c.m = i.m
-        WHERE c.status BETWEEN 1 AND 7 OR i.m IS NOT NULL OR c.m IS NULL
-              OR c.h IN (SELECT h FROM cand)
-    """)
-    con.execute("DROP TABLE c")
-    if counts["__rows__"] == 0:
+    picked = arrow_table(con.sql(
+        "SELECT pick AS rn, national, status, kobo, t_us, why, m, cand FROM grouped "
+        "WHERE pick IS NOT NULL ORDER BY pick"
+    )).to_pandas()
+    (rows_in,) = con.execute("SELECT coalesce(sum(n), 0) FROM grouped").fetchall()[0]
+    if rows_in == 0:
         check_empty_read(con, source)
-    rejected, candidates = _last_scan(con, source, sink)
-    national_of: dict[str, int] = {}
-    if len(candidates):
-        con.register("cand_m", pa.table({"m": pa.array(candidates["m"].unique(), pa.string())}))
-        national_of = dict(con.execute(
-            "SELECT s.m, s.national FROM spelled s JOIN cand_m c ON s.m = c.m "
-            "WHERE s.national IS NOT NULL"
-        ).fetchall())
-    return _finish(people, counts, candidates, national_of, rejected, listed, config,
-                   draw_date, unit)
+    con.register("picked_rn", pa.table({"rn": pa.array(picked["rn"], pa.int64())}))
+    texts = _picked_texts(con, source, picked, sink)
+    return _finish(people, int(rows_in), picked, texts, listed, config, draw_date, unit)
 
 
-def _normalise_odd_spellings(con: duckdb.DuckDBPyConnection) -> None:
-    """Spellings the SQL fast path did not read go through drawkit.msisdn (exact answer
-    and reason); table ``spelled`` gets each spelling's national number or why not."""
+def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: bool) -> None:
+    """Tables spelled (m -> national, why), amounts (a -> a_st, kobo), times (t -> t_us,
+    t_st) and cand (h): each distinct value evaluated once."""
+    con.execute("CREATE TEMP TABLE cand AS SELECT h FROM dist WHERE is_h")
+    con.execute(
+        f"CREATE TEMP TABLE spell AS SELECT m, {national_sql('m')} AS nat FROM dist WHERE is_m"
+    )  # noqa: S608
     odd = arrow_table(con.sql("SELECT m FROM spell WHERE nat IS NULL"))
-    values = pd.Series(odd["m"].to_pylist(), dtype=object)
-    national, reason = national_numbers(values)
+    national, reason = national_numbers(pd.Series(odd["m"].to_pylist(), dtype=object))
     why = reason.astype(object).where(reason.notna(), None).tolist()
     fixes = pa.table(
         {
             "m": odd["m"],
-            "nat2": pa.array(np.where(national >= 0, national, 0), pa.int64(),
-                             mask=national < 0),
+            "nat2": pa.array(np.where(national >= 0, national, 0), pa.int64(), mask=national < 0),
             "why": pa.array(why, pa.string()),
         }
     )
     con.register("fixes", fixes)
     con.execute("""
         CREATE TEMP TABLE spelled AS
-        SELECT s.*, coalesce(s.nat, f.nat2) AS national, f.why
+        SELECT s.m, coalesce(s.nat, f.nat2) AS national, f.why
         FROM spell s LEFT JOIN fixes f ON s.m IS NOT DISTINCT FROM f.m
     """)
-    con.execute("CREATE TEMP TABLE invalid AS SELECT m, why FROM spelled WHERE national IS NULL")
     con.unregister("fixes")
+    amounts = layered(
+        "(SELECT a AS a_raw FROM dist WHERE is_a)", f"a_raw, {sql_text('a_raw')} AS a0",
+        amount_layers("a0"),
+    )
+    con.execute(f"CREATE TEMP TABLE amounts AS SELECT a_raw AS a, a_st, kobo FROM ({amounts})")
+    if not typed:
+        times = layered(
+            "(SELECT t AS t_raw FROM dist WHERE NOT is_m AND NOT is_a AND NOT is_h)",
+            f"t_raw, {sql_text('t_raw')} AS t0", timestamp_layers("t0", config.timezone),
+        )
+        con.execute(f"CREATE TEMP TABLE times AS SELECT t_raw AS t, t_us, t_st FROM ({times})")
 
 
-def _status_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rows read, rows per rejection reason and rows outside the window (duplicates not
-    yet moved out)."""
-    counts: dict[str, int] = {}
-    (rows_in, no_tx) = con.execute(
-        "SELECT coalesce(sum(n), 0), coalesce(sum(n_notx), 0) FROM spell"
-    ).fetchall()[0]
-    counts["__rows__"] = int(rows_in)
-    if no_tx:
-        counts[STATUS_LABELS[1]] = int(no_tx)
-    for why, n in con.execute(
-        "SELECT coalesce(why, 'missing phone number'), sum(n - n_notx) FROM spelled "
-        "WHERE national IS NULL GROUP BY 1"
-    ).fetchall():
-        if n:
-            counts[f"{INVALID_MSISDN}: {why}"] = int(n)
-    for status, n in con.execute(
-        "SELECT s, count(*) FROM (SELECT unnest(bad) AS s FROM spelled "
-        "WHERE national IS NOT NULL AND bad IS NOT NULL) GROUP BY s"
-    ).fetchall():
-        label = STATUS_LABELS[int(status)]
-        counts[label] = counts.get(label, 0) + int(n)
-    (outside,) = con.execute(
-        "SELECT coalesce(sum(n_out), 0) FROM spelled WHERE national IS NOT NULL"
-    ).fetchall()[0]
-    counts["__outside__"] = int(outside)
-    return counts
-
-
-def _last_scan(
-    con: duckdb.DuckDBPyConnection, source: Source, sink: RejectedSink | None
-) -> tuple[pd.DataFrame | None, pd.DataFrame]:
-    """Stream the rejected rows to ``sink`` (or collect them) and return the candidate
-    duplicate rows (rn, tx, m, status, kobo, t_us, rejected), all in input order."""
-    originals = ", ".join(f"o.o_{i}" for i in range(len(source.columns)))
-    tx = sql_text(f"o.o_{source.columns.index(_column(source, 'transaction_id'))}")
-    scan = f"""
-        SELECT p.*, {tx} AS tx, {originals}
-        FROM ({originals_sql(source)}) o JOIN picked p ON o.rn = p.rn
-        ORDER BY p.rn
-    """  # noqa: S608
+def _picked_texts(
+    con: duckdb.DuckDBPyConnection, source: Source, picked: pd.DataFrame,
+    sink: RejectedSink | None,
+) -> dict[str, object]:
+    """Pass 3: the original columns of the picked rows, in input order. Rejected rows go
+    to ``sink`` (or are collected); candidates get their trimmed transaction id."""
     names = [c.strip() for c in source.columns]
     renames = {f"o_{i}": name for i, name in enumerate(names)}
+    tx = sql_text(f"o.o_{source.columns.index(_column(source, 'transaction_id'))}")
+    scan = f"""
+        SELECT o.*, {tx} AS tx FROM ({originals_sql(source)}) o
+        WHERE o.rn IN (SELECT rn FROM picked_rn) ORDER BY o.rn
+    """  # noqa: S608
+    info = picked.set_index("rn")
+    labels = np.array(STATUS_LABELS, dtype=object)
     collected: list[pd.DataFrame] = []
-    dups: list[pd.DataFrame] = []
+    tx_of: dict[int, str] = {}
     for batch in _batches(con.sql(scan)):
         frame = batch.to_pandas(types_mapper={pa.string(): STRING}.get)
-        status = frame["status"].to_numpy()
-        bad_number = frame["bad_number"].to_numpy(bool)
-        rejected_mask = ((status >= 1) & (status <= 7)) | bad_number
-        if rejected_mask.any():
-            part = frame.loc[rejected_mask, list(renames)].rename(columns=renames)
-            labels = np.array(STATUS_LABELS, dtype=object)[np.clip(status[rejected_mask], 0, 7)]
-            why = INVALID_MSISDN + ": " + frame.loc[rejected_mask, "why"].astype(str)
-            part["reason"] = np.where(bad_number[rejected_mask], why.to_numpy(), labels)
+        here = info.loc[frame["rn"].to_numpy()]
+        status = here["status"].to_numpy()
+        rejected = ((status >= 1) & (status <= 7)) | (status == INVALID_NUMBER)
+        if rejected.any():
+            part = frame.loc[rejected, list(renames)].rename(columns=renames)
+            why = (INVALID_MSISDN + ": " + here["why"].fillna("missing phone number")).to_numpy()
+            reason = np.where(status == INVALID_NUMBER, why, labels[np.clip(status, 0, 7)])
+            part["reason"] = reason[rejected]
             part = part.reset_index(drop=True)
             if sink is not None:
                 sink(part)
             else:
                 collected.append(part)
-        cand = frame["cand"].to_numpy(bool)
+        cand = here["cand"].to_numpy(bool) & ~rejected
         if cand.any():
-            keep = frame.loc[cand, ["rn", "tx", "m", "status", "kobo", "t_us"]].copy()
-            keep["rejected"] = rejected_mask[cand]
-            dups.append(keep)
-    rejected = None
+            tx_of.update(zip(frame["rn"].to_numpy()[cand].tolist(), frame["tx"][cand], strict=True))
+    rejected_frame = None
     if sink is None:
-        rejected = (
+        rejected_frame = (
             pd.concat(collected, ignore_index=True)
             if collected
             else pd.DataFrame({c: pd.Series(dtype=STRING) for c in [*names, "reason"]})
         )
-    columns = ["rn", "tx", "m", "status", "kobo", "t_us", "rejected"]
-    candidates = pd.concat(dups, ignore_index=True) if dups else pd.DataFrame(columns=columns)
-    return rejected, candidates
+    return {"rejected": rejected_frame, "tx": tx_of}
 
 
 def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
@@ -505,52 +486,59 @@ def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
 
 def _finish(
     people: pa.Table,
-    counts: dict[str, int],
-    candidates: pd.DataFrame,
-    national_of: dict[str, int],
-    rejected: pd.DataFrame | None,
+    rows_in: int,
+    picked: pd.DataFrame,
+    texts: dict[str, object],
     listed: BlacklistNumbers,
     config: PromotionConfig,
     draw_date: date,
     unit: int,
 ) -> EligibilityResult:
-    """Move duplicates out, then blacklist, points and the summary (as apply_rules)."""
-    national = np.asarray(people["national"], dtype=np.int64)
-    n_in = np.asarray(people["n_in"], dtype=np.int64).copy()
-    kobo_in = np.asarray(people["kobo_in"], dtype=np.int64).copy()
-    pts_in = np.asarray(people["pts_in"], dtype=np.int64).copy()
-    zero_in = np.asarray(people["zero_in"], dtype=np.int64).copy()
-    duplicates, conflicts, outside_dups = 0, 0, 0
-    dup_rows = _duplicate_rows(candidates, national_of)
-    if dup_rows is not None:
-        rows, conflicts = dup_rows
-        duplicates = len(rows)
-        inside = rows[rows["status"] == 0]
-        outside_dups = int((rows["status"] == OUTSIDE).sum())
-        where = np.searchsorted(national, inside["national"].to_numpy(np.int64))
-        kobo = inside["kobo"].to_numpy(np.int64)
-        np.subtract.at(n_in, where, 1)
-        np.subtract.at(kobo_in, where, kobo)
-        np.subtract.at(pts_in, where, kobo // unit)
-        np.subtract.at(zero_in, where, (kobo < unit).astype(np.int64))
+    """Resolve duplicates among the picked rows, then blacklist, points and the summary
+    (as :func:`drawkit.eligibility.apply_rules`)."""
+    status = picked["status"].to_numpy()
+    labels = np.array(STATUS_LABELS, dtype=object)
+    why = INVALID_MSISDN + ": " + picked["why"].fillna("missing phone number")
+    reasons = pd.Series(np.where(status == INVALID_NUMBER, why, labels[np.clip(status, 0, 7)]))
+    rejected_mask = ((status >= 1) & (status <= 7)) | (status == INVALID_NUMBER)
+    rejected_counts = reasons[rejected_mask].value_counts().sort_index().astype(int).to_dict()
+    valid = picked[~rejected_mask].copy()
+    valid["tx"] = valid["rn"].map(texts["tx"])
+    later = valid["tx"].duplicated(keep="first").to_numpy()  # picked rows are in input order
+    first = valid[~later]
+    conflicts = _conflicts(valid, later)
+    # first occurrences count like any row: add them to their subscriber's totals
+    base = people.to_pandas()
+    kobo = first["kobo"].to_numpy(np.int64)
+    inside = first["status"].to_numpy() == 0
+    extra = pd.DataFrame(
+        {
+            "national": first["national"].to_numpy(np.int64),
+            "n_in": inside.astype(np.int64),
+            "kobo_in": np.where(inside, kobo, 0),
+            "pts_in": np.where(inside, kobo // unit, 0),
+            "zero_in": (inside & (kobo < unit)).astype(np.int64),
+            "n_out": (~inside).astype(np.int64),
+        }
+    )
+    totals = pd.concat([base, extra], ignore_index=True).groupby("national", sort=True).sum()
+    national = totals.index.to_numpy(np.int64)
+    n_in = totals["n_in"].to_numpy(np.int64)
     banned = np.isin(national, listed.national)
     live = np.where(banned, 0, n_in)
     if config.points_mode == "summed":
-        points = np.where(banned, 0, kobo_in // unit)
+        points = np.where(banned, 0, totals["kobo_in"].to_numpy(np.int64) // unit)
         under_rows = int(live[points < 1].sum())
     else:
-        points = np.where(banned, 0, pts_in)
-        under_rows = int(np.where(banned, 0, zero_in).sum())
+        points = np.where(banned, 0, totals["pts_in"].to_numpy(np.int64))
+        under_rows = int(np.where(banned, 0, totals["zero_in"].to_numpy(np.int64)).sum())
     participants = participant_frame(national, points, config.entry_cap)
-    rows_in = counts.pop("__rows__")
-    outside = counts.pop("__outside__") - outside_dups
-    rejected_counts = dict(sorted(counts.items()))
-    blacklisted_rows = int(n_in[banned].sum())
-    excluded = dict(zip(RULES, (duplicates, outside, blacklisted_rows, under_rows), strict=True))
+    outside = int(totals["n_out"].sum())
+    counts = (int(later.sum()), outside, int(n_in[banned].sum()), under_rows)
     summary = EligibilitySummary(
         rows_in=rows_in,
         rows_counted=int(live.sum()) - under_rows,
-        rows_excluded=excluded,
+        rows_excluded=dict(zip(RULES, counts, strict=True)),
         rows_rejected=rejected_counts,
         participants=len(participants),
         total_points=int(participants["points"].sum()),
@@ -568,29 +556,21 @@ def _finish(
     )
     assert summary.accounted, "eligibility lost rows"  # an invariant, not an input check
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in [*RECHARGE_COLUMNS, "rule"]})
+    rejected = texts["rejected"]
     if rejected is None:
         rejected = pd.DataFrame({c: pd.Series(dtype=object) for c in [*RECHARGE_COLUMNS, "reason"]})
     return EligibilityResult(participants, rejected, empty, summary)
 
 
-def _duplicate_rows(
-    candidates: pd.DataFrame, national_of: dict[str, int]
-) -> tuple[pd.DataFrame, int] | None:
-    """The later valid occurrences of an id among the candidate rows (input order), with
-    their national number, and how many differ from the first occurrence."""
-    valid = candidates[~candidates["rejected"].astype(bool)].sort_values("rn", kind="stable")
-    if valid.empty:
-        return None
-    valid = valid.assign(national=valid["m"].map(national_of).astype(np.int64))
-    later = valid["tx"].duplicated(keep="first").to_numpy()
+def _conflicts(valid: pd.DataFrame, later: np.ndarray) -> int:
+    """How many later occurrences differ (number, amount or time) from the first."""
     if not later.any():
-        return None
-    first = valid.drop_duplicates("tx", keep="first").set_index("tx")
+        return 0
+    first = valid[~later].drop_duplicates("tx").set_index("tx")
     rows = valid[later]
     firsts = first.loc[rows["tx"]]
     differs = np.zeros(len(rows), dtype=bool)
     for column in ("national", "kobo", "t_us"):
-        a = rows[column].to_numpy()
-        b = firsts[column].to_numpy()
+        a, b = rows[column].to_numpy(), firsts[column].to_numpy()
         differs |= ~((a == b) | (pd.isna(a) & pd.isna(b)))
-    return rows, int(np.count_nonzero(differs))
+    return int(np.count_nonzero(differs))
