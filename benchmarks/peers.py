@@ -61,7 +61,8 @@ def duckdb_participants(
         f"(CASE WHEN regexp_full_match(n, '{_mobile()}') THEN CAST(n AS BIGINT) END)"
     )
     def number(column: str) -> str:
-        return f"regexp_extract(regexp_replace(trim({column}), '{SEPARATORS}', '', 'g'), '{NATIONAL}', 1)"
+        compact = f"regexp_replace(trim({column}), '{SEPARATORS}', '', 'g')"
+        return f"regexp_extract({compact}, '{NATIONAL}', 1)"
 
     query = f"""
     WITH r AS (

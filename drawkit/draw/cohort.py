@@ -86,15 +86,27 @@ def _e164_text(column: pd.Series) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         text = None
     if text is not None:
-        ok = pc.fill_null(pc.match_substring_regex(text, _E164_RE2), False)
-        if pc.all(ok).as_py():
+        if _all_e164(text):
             return text
+        ok = pc.fill_null(pc.match_substring_regex(text, _E164_RE2), False)
         bad = int(np.flatnonzero(~np.asarray(ok, dtype=bool))[0])
     else:
         bad = next(i for i, m in enumerate(column) if not _looks_e164(m))
     raise InputError(
         f"participants row {bad}: msisdn {mask(column.iloc[bad])} is not an E.164 Nigerian "
         "number (+234 and 10 digits); normalise numbers with drawkit.msisdn first"
+    )
+
+
+def _all_e164(text: pa.Array) -> bool:
+    """True when every value is "+234" and 10 ASCII digits (cheap checks, no regex)."""
+    if text.null_count or not pc.all(pc.equal(pc.binary_length(text), E164_LENGTH)).as_py():
+        return False
+    if not pc.all(pc.starts_with(text, "+234")).as_py():
+        return False
+    digits = pc.utf8_slice_codeunits(text, 4)
+    return bool(pc.all(pc.utf8_is_digit(digits)).as_py()) and bool(
+        pc.all(pc.string_is_ascii(digits)).as_py()
     )
 
 

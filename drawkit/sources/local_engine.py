@@ -38,11 +38,13 @@ import pyarrow as pa
 
 from drawkit.config import PromotionConfig
 from drawkit.eligibility import (
+    A_MISSING,
     BLACKLISTED,
     INVALID_MSISDN,
     RECHARGE_COLUMNS,
     RULES,
     STATUS_LABELS,
+    TIME_MISSING,
     UNDER_ONE_POINT,
     BlacklistNumbers,
     EligibilityResult,
@@ -346,9 +348,9 @@ def _run(
     cutoff = microseconds(window.cutoff)
     times = (
         "r.t_us, CASE WHEN r.t_null THEN 1 WHEN r.t_us IS NULL THEN 2 ELSE 0 END AS t_st"
-        if typed else "ti.t_us, ti.t_st"
+        if typed else f"ti.t_us, coalesce(ti.t_st, {TIME_MISSING}) AS t_st"
     )
-    time_join = "" if typed else "LEFT JOIN times ti ON r.t IS NOT DISTINCT FROM ti.t"
+    time_join = "" if typed else "LEFT JOIN times ti ON r.t = ti.t"  # NULL: no match = missing
     con.execute(f"""
         CREATE TEMP TABLE grouped AS
         SELECT national, pick, count(*) AS n,
@@ -367,13 +369,14 @@ def _run(
                        r.tx IS NOT NULL AND hash(r.tx) IN (SELECT h FROM cand) AS is_cand,
                        CASE WHEN r.tx IS NULL THEN 1
                             WHEN s.national IS NULL THEN {INVALID_NUMBER}
-                            WHEN am.a_st <> 0 THEN 1 + am.a_st
+                            WHEN coalesce(am.a_st, {A_MISSING}) <> 0
+                                 THEN 1 + coalesce(am.a_st, {A_MISSING})
                             WHEN t_st <> 0 THEN 5 + t_st
                             WHEN t_us >= {start} AND t_us < {cutoff} THEN 0
                             ELSE {OUTSIDE} END AS status
                 FROM (SELECT r.*, {times} FROM raw r {time_join}) r
-                LEFT JOIN spelled s ON r.m IS NOT DISTINCT FROM s.m
-                LEFT JOIN amounts am ON r.a IS NOT DISTINCT FROM am.a
+                LEFT JOIN spelled s ON r.m = s.m
+                LEFT JOIN amounts am ON r.a = am.a
             )
         )
         GROUP BY national, pick

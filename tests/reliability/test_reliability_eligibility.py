@@ -281,3 +281,44 @@ def test_eligibility_fuzz_figures(reliability) -> None:  # noqa: ANN001
         CASES["clean"],
         "junk rows rejected exactly, never claim an id; clean rows earn exactly sum(amount // 100)",
     )
+
+
+ENGINE = {"tables": 0, "rows": 0}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(rows(), max_size=30), st.sampled_from(sorted(CONFIGS)), st.booleans())
+def test_file_engine_and_in_memory_rules_agree(tmp_path_factory, data, config_name, parquet) -> None:  # noqa: ANN001
+    """The same hostile rows through apply_rules and through the DuckDB file engine give the
+    same participants, the same summary and the same rejected rows in the same order."""
+    from drawkit.sources.local import read_recharges
+    from drawkit.sources.local_engine import eligibility_from_file
+
+    frame = pd.DataFrame(data, columns=["transaction_id", "msisdn", "amount_ngn", "timestamp"])
+    frame = frame.map(lambda v: None if v is None else str(v))
+    folder = tmp_path_factory.mktemp("engine")
+    path = folder / ("r.parquet" if parquet else "r.csv")
+    if parquet:
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    config = CONFIGS[config_name]
+    blacklist = pd.Series(["0701 000 0000", "'08031234567", "not a number"])
+    memory = apply_rules(read_recharges(path), config, DRAW_DATE, blacklist)
+    streamed = eligibility_from_file(path, config, DRAW_DATE, blacklist)
+    pd.testing.assert_frame_equal(memory.participants, streamed.participants)
+    assert memory.summary.to_dict() == streamed.summary.to_dict()
+    assert list(memory.rejected["reason"]) == list(streamed.rejected["reason"])
+    ENGINE["tables"] += 1
+    ENGINE["rows"] += len(frame)
+
+
+def test_engine_agreement_figures(reliability) -> None:  # noqa: ANN001
+    assert ENGINE["tables"]
+    reliability.add(
+        "bad input: recharges",
+        f"{ENGINE['tables']} random hostile recharge tables written as CSV or Parquet, through "
+        "apply_rules (in memory) and the DuckDB file engine",
+        ENGINE["rows"],
+        "same participants, same summary (every count), same rejected rows in the same order",
+    )
