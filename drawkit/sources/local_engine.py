@@ -265,7 +265,8 @@ def _raw_sql(source: Source, config: PromotionConfig) -> tuple[str, bool]:
     typed = stamp_type == "TIMESTAMP WITH TIME ZONE" or stamp_type in _TIMESTAMPS
     if typed:
         aware = stamp_type == "TIMESTAMP WITH TIME ZONE"
-        t = f"{sql_typed_timestamp_us(stamp, aware, config.timezone)} AS t_us, {stamp} IS NULL AS t_null"
+        us = sql_typed_timestamp_us(stamp, aware, config.timezone)
+        t = f"{us} AS t_us, {stamp} IS NULL AS t_null"
     else:
         t = f"CAST({stamp} AS VARCHAR) AS t"
     select = (
@@ -353,49 +354,63 @@ def _run(
     time_join = "" if typed else "LEFT JOIN times ti ON r.t = ti.t"  # NULL: no match = missing
     con.execute(f"""
         CREATE TEMP TABLE grouped AS
-        SELECT national, pick, count(*) AS n,
+        SELECT m, pick, count(*) AS n,
             count(*) FILTER (status = 0) AS n_in,
             count(*) FILTER (status = {OUTSIDE}) AS n_out,
             coalesce(sum(kobo) FILTER (status = 0), 0) AS kobo_in,
             coalesce(sum(kobo // {unit}) FILTER (status = 0), 0) AS pts_in,
             count(*) FILTER (status = 0 AND kobo < {unit}) AS zero_in,
             any_value(status) AS status, any_value(kobo) AS kobo, any_value(t_us) AS t_us,
-            any_value(why) AS why, any_value(m) AS m, bool_or(is_cand) AS cand
+            bool_or(is_cand) AS cand
         FROM (
-            SELECT *, CASE WHEN is_cand OR status BETWEEN 1 AND 7 OR status = {INVALID_NUMBER}
-                           THEN rn END AS pick
+            SELECT *, CASE WHEN is_cand OR status BETWEEN 1 AND 7 THEN rn END AS pick
             FROM (
-                SELECT rn, r.m, s.national, s.why, am.kobo, t_us,
+                SELECT rn, r.m, am.kobo, t_us,
                        r.tx IS NOT NULL AND hash(r.tx) IN (SELECT h FROM cand) AS is_cand,
                        CASE WHEN r.tx IS NULL THEN 1
-                            WHEN s.national IS NULL THEN {INVALID_NUMBER}
                             WHEN coalesce(am.a_st, {A_MISSING}) <> 0
                                  THEN 1 + coalesce(am.a_st, {A_MISSING})
                             WHEN t_st <> 0 THEN 5 + t_st
                             WHEN t_us >= {start} AND t_us < {cutoff} THEN 0
                             ELSE {OUTSIDE} END AS status
                 FROM (SELECT r.*, {times} FROM raw r {time_join}) r
-                LEFT JOIN spelled s ON r.m = s.m
                 LEFT JOIN amounts am ON r.a = am.a
             )
         )
-        GROUP BY national, pick
+        GROUP BY m, pick
     """)  # noqa: S608
+    # Spellings to subscribers, on the aggregate (one row per spelling, not per row).
+    con.execute("""
+        CREATE TEMP TABLE named AS
+        SELECT g.*, s.national, coalesce(s.why, 'missing phone number') AS why
+        FROM grouped g LEFT JOIN spelled s ON g.m = s.m
+    """)
+    con.execute(
+        "CREATE TEMP TABLE invalid_m AS SELECT m, coalesce(why, 'missing phone number') AS why "
+        "FROM spelled WHERE national IS NULL AND m IS NOT NULL"
+    )
     people = arrow_table(con.sql("""
         SELECT national, sum(n_in) AS n_in, sum(kobo_in) AS kobo_in, sum(pts_in) AS pts_in,
                sum(zero_in) AS zero_in, sum(n_out) AS n_out
-        FROM grouped WHERE pick IS NULL AND national IS NOT NULL
+        FROM named WHERE pick IS NULL AND national IS NOT NULL
         GROUP BY national ORDER BY national
     """))
-    picked = arrow_table(con.sql(
-        "SELECT pick AS rn, national, status, kobo, t_us, why, m, cand FROM grouped "
-        "WHERE pick IS NOT NULL ORDER BY pick"
-    )).to_pandas()
+    picked = arrow_table(con.sql(f"""
+        SELECT pick AS rn, national,
+               CASE WHEN status <> 1 AND national IS NULL THEN {INVALID_NUMBER} ELSE status END
+                   AS status,
+               kobo, t_us, why, m, cand
+        FROM named WHERE pick IS NOT NULL ORDER BY pick
+    """)).to_pandas()  # noqa: S608
+    invalid_rows = con.execute(
+        "SELECT why, sum(n) FROM named WHERE pick IS NULL AND national IS NULL GROUP BY why"
+    ).fetchall()
     (rows_in,) = con.execute("SELECT coalesce(sum(n), 0) FROM grouped").fetchall()[0]
     if rows_in == 0:
         check_empty_read(con, source)
     con.register("picked_rn", pa.table({"rn": pa.array(picked["rn"], pa.int64())}))
     texts = _picked_texts(con, source, picked, sink)
+    texts["invalid_rows"] = {f"{INVALID_MSISDN}: {why}": int(n) for why, n in invalid_rows}
     return _finish(people, int(rows_in), picked, texts, listed, config, draw_date, unit)
 
 
@@ -445,9 +460,12 @@ def _picked_texts(
     names = [c.strip() for c in source.columns]
     renames = {f"o_{i}": name for i, name in enumerate(names)}
     tx = sql_text(f"o.o_{source.columns.index(_column(source, 'transaction_id'))}")
+    m = f"o.o_{source.columns.index(_column(source, 'msisdn'))}"
     scan = f"""
-        SELECT o.*, {tx} AS tx FROM ({originals_sql(source)}) o
-        WHERE o.rn IN (SELECT rn FROM picked_rn) ORDER BY o.rn
+        SELECT o.*, {tx} AS tx, i.why AS bad_why, o.rn IN (SELECT rn FROM picked_rn) AS picked
+        FROM ({originals_sql(source)}) o LEFT JOIN invalid_m i ON {m} = i.m
+        WHERE o.rn IN (SELECT rn FROM picked_rn) OR i.m IS NOT NULL OR {m} IS NULL
+        ORDER BY o.rn
     """  # noqa: S608
     info = picked.set_index("rn")
     labels = np.array(STATUS_LABELS, dtype=object)
@@ -455,22 +473,30 @@ def _picked_texts(
     tx_of: dict[int, str] = {}
     for batch in _batches(con.sql(scan)):
         frame = batch.to_pandas(types_mapper={pa.string(): STRING}.get)
-        here = info.loc[frame["rn"].to_numpy()]
-        status = here["status"].to_numpy()
+        mine = frame["picked"].to_numpy(bool)
+        rn = frame["rn"].to_numpy()
+        status = np.full(len(frame), INVALID_NUMBER, dtype=np.int64)
+        why = frame["bad_why"].astype(object).fillna("missing phone number").to_numpy()
+        cand = np.zeros(len(frame), dtype=bool)
+        if mine.any():
+            here = info.loc[rn[mine]]
+            status[mine] = here["status"].to_numpy()
+            why[mine] = here["why"].fillna("missing phone number").to_numpy()
+            cand[mine] = here["cand"].to_numpy(bool)
         rejected = ((status >= 1) & (status <= 7)) | (status == INVALID_NUMBER)
         if rejected.any():
             part = frame.loc[rejected, list(renames)].rename(columns=renames)
-            why = (INVALID_MSISDN + ": " + here["why"].fillna("missing phone number")).to_numpy()
-            reason = np.where(status == INVALID_NUMBER, why, labels[np.clip(status, 0, 7)])
+            invalid = INVALID_MSISDN + ": " + why.astype(str)
+            reason = np.where(status == INVALID_NUMBER, invalid, labels[np.clip(status, 0, 7)])
             part["reason"] = reason[rejected]
             part = part.reset_index(drop=True)
             if sink is not None:
                 sink(part)
             else:
                 collected.append(part)
-        cand = here["cand"].to_numpy(bool) & ~rejected
-        if cand.any():
-            tx_of.update(zip(frame["rn"].to_numpy()[cand].tolist(), frame["tx"][cand], strict=True))
+        keep = cand & ~rejected
+        if keep.any():
+            tx_of.update(zip(rn[keep].tolist(), frame["tx"][keep], strict=True))
     rejected_frame = None
     if sink is None:
         rejected_frame = (
@@ -504,7 +530,10 @@ def _finish(
     why = INVALID_MSISDN + ": " + picked["why"].fillna("missing phone number")
     reasons = pd.Series(np.where(status == INVALID_NUMBER, why, labels[np.clip(status, 0, 7)]))
     rejected_mask = ((status >= 1) & (status <= 7)) | (status == INVALID_NUMBER)
-    rejected_counts = reasons[rejected_mask].value_counts().sort_index().astype(int).to_dict()
+    counted = reasons[rejected_mask].value_counts().astype(int).to_dict()
+    for reason, n in texts["invalid_rows"].items():
+        counted[reason] = counted.get(reason, 0) + n
+    rejected_counts = dict(sorted(counted.items()))
     valid = picked[~rejected_mask].copy()
     valid["tx"] = valid["rn"].map(texts["tx"])
     later = valid["tx"].duplicated(keep="first").to_numpy()  # picked rows are in input order

@@ -288,7 +288,9 @@ ENGINE = {"tables": 0, "rows": 0}
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(rows(), max_size=30), st.sampled_from(sorted(CONFIGS)), st.booleans())
-def test_file_engine_and_in_memory_rules_agree(tmp_path_factory, data, config_name, parquet) -> None:  # noqa: ANN001
+def test_file_engine_and_in_memory_rules_agree(  # noqa: ANN001
+    tmp_path_factory, data, config_name, parquet
+) -> None:
     """The same hostile rows through apply_rules and through the DuckDB file engine give the
     same participants, the same summary and the same rejected rows in the same order."""
     from drawkit.sources.local import read_recharges
