@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -67,6 +69,7 @@ from drawkit.errors import InputError
 from drawkit.msisdn import national_numbers, national_sql
 from drawkit.redact import redact
 
+logger = logging.getLogger("drawkit.sources.local_engine")
 MAX_LINE_BYTES = 1 << 20  # a CSV line (row) longer than this is refused
 HEAD_BYTES = 2 * MAX_LINE_BYTES
 OUTSIDE = 8  # row status: valid, outside the window (0 = valid, inside)
@@ -328,6 +331,7 @@ def _run(
     sink: RejectedSink | None,
 ) -> EligibilityResult:
     unit = config.naira_per_point * 100
+    trace = _Trace()
     raw, typed = _raw_sql(source, config)
     con.execute(f"CREATE TEMP VIEW raw AS {raw}")
     # Pass 1: distinct spellings, amounts and times, and the ids whose hash repeats.
@@ -341,7 +345,9 @@ def _run(
         GROUP BY GROUPING SETS ((m), (a), (h){time_set})
         HAVING grouping(h) = 1 OR (h IS NOT NULL AND count(*) > 1)
     """)  # noqa: S608
+    trace("pass 1: distinct values and repeated ids")
     _lookups(con, config, typed)
+    trace("lookups")
     # Pass 2: every row through the rules; rows that need a look of their own (rejected,
     # or their id hash repeats) keep their own group, the rest add up per subscriber.
     window = draw_window(config, draw_date)
@@ -379,6 +385,7 @@ def _run(
         )
         GROUP BY m, pick
     """)  # noqa: S608
+    trace("pass 2: the rules per row, grouped by spelling")
     # Spellings to subscribers, on the aggregate (one row per spelling, not per row).
     con.execute("""
         CREATE TEMP TABLE named AS
@@ -409,9 +416,33 @@ def _run(
     if rows_in == 0:
         check_empty_read(con, source)
     con.register("picked_rn", pa.table({"rn": pa.array(picked["rn"], pa.int64())}))
+    trace(f"subscribers ({people.num_rows:,}) and picked rows ({len(picked):,})")
     texts = _picked_texts(con, source, picked, sink)
     texts["invalid_rows"] = {f"{INVALID_MSISDN}: {why}": int(n) for why, n in invalid_rows}
-    return _finish(people, int(rows_in), picked, texts, listed, config, draw_date, unit)
+    trace("pass 3: rejected rows written, candidate ids read")
+    result = _finish(people, int(rows_in), picked, texts, listed, config, draw_date, unit)
+    trace("duplicates, blacklist, points")
+    return result
+
+
+class _Trace:
+    """DEBUG log of each engine step: seconds and the process's peak memory."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        now = time.perf_counter()
+        peak = ""
+        try:
+            with open("/proc/self/status", encoding="ascii") as handle:
+                peak = next((line.split()[1] for line in handle if line.startswith("VmHWM")), "")
+        except OSError:
+            pass
+        logger.debug("engine %s: %.2f s, peak %s kB", step, now - self.last, peak)
+        self.last = now
 
 
 def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: bool) -> None:
@@ -540,30 +571,34 @@ def _finish(
     first = valid[~later]
     conflicts = _conflicts(valid, later)
     # first occurrences count like any row: add them to their subscriber's totals
-    base = people.to_pandas()
     kobo = first["kobo"].to_numpy(np.int64)
     inside = first["status"].to_numpy() == 0
-    extra = pd.DataFrame(
-        {
-            "national": first["national"].to_numpy(np.int64),
-            "n_in": inside.astype(np.int64),
-            "kobo_in": np.where(inside, kobo, 0),
-            "pts_in": np.where(inside, kobo // unit, 0),
-            "zero_in": (inside & (kobo < unit)).astype(np.int64),
-            "n_out": (~inside).astype(np.int64),
-        }
+    columns = ("n_in", "kobo_in", "pts_in", "zero_in", "n_out")
+    extra = {
+        "n_in": inside.astype(np.int64),
+        "kobo_in": np.where(inside, kobo, 0),
+        "pts_in": np.where(inside, kobo // unit, 0),
+        "zero_in": (inside & (kobo < unit)).astype(np.int64),
+        "n_out": (~inside).astype(np.int64),
+    }
+    base = np.asarray(people["national"], dtype=np.int64)
+    national, where = np.unique(
+        np.concatenate([base, first["national"].to_numpy(np.int64)]), return_inverse=True
     )
-    totals = pd.concat([base, extra], ignore_index=True).groupby("national", sort=True).sum()
-    national = totals.index.to_numpy(np.int64)
-    n_in = totals["n_in"].to_numpy(np.int64)
+    totals = {}
+    for name in columns:
+        values = np.concatenate([np.asarray(people[name], dtype=np.int64), extra[name]])
+        totals[name] = np.zeros(len(national), dtype=np.int64)
+        np.add.at(totals[name], where, values)
+    n_in = totals["n_in"]
     banned = np.isin(national, listed.national)
     live = np.where(banned, 0, n_in)
     if config.points_mode == "summed":
-        points = np.where(banned, 0, totals["kobo_in"].to_numpy(np.int64) // unit)
+        points = np.where(banned, 0, totals["kobo_in"] // unit)
         under_rows = int(live[points < 1].sum())
     else:
-        points = np.where(banned, 0, totals["pts_in"].to_numpy(np.int64))
-        under_rows = int(np.where(banned, 0, totals["zero_in"].to_numpy(np.int64)).sum())
+        points = np.where(banned, 0, totals["pts_in"])
+        under_rows = int(np.where(banned, 0, totals["zero_in"]).sum())
     participants = participant_frame(national, points, config.entry_cap)
     outside = int(totals["n_out"].sum())
     counts = (int(later.sum()), outside, int(n_in[banned].sum()), under_rows)
