@@ -86,7 +86,7 @@ class EngineSettings:
     default, 80% of RAM) and the folder it spills to (None = a private temporary one)."""
 
     threads: int | None = None
-    memory_limit: str | None = "4GB"
+    memory_limit: str | None = "1GB"
     spill_dir: Path | None = None
 
 
@@ -387,31 +387,30 @@ def _run(
     """)  # noqa: S608
     trace("pass 2: the rules per row, grouped by spelling")
     # Spellings to subscribers, on the aggregate (one row per spelling, not per row).
-    con.execute("""
-        CREATE TEMP TABLE named AS
-        SELECT g.*, s.national, coalesce(s.why, 'missing phone number') AS why
-        FROM grouped g LEFT JOIN spelled s ON g.m = s.m
-    """)
     con.execute(
         "CREATE TEMP TABLE invalid_m AS SELECT m, coalesce(why, 'missing phone number') AS why "
         "FROM spelled WHERE national IS NULL AND m IS NOT NULL"
     )
     people = arrow_table(con.sql("""
-        SELECT national, sum(n_in) AS n_in, sum(kobo_in) AS kobo_in, sum(pts_in) AS pts_in,
+        SELECT s.national, sum(n_in) AS n_in, sum(kobo_in) AS kobo_in, sum(pts_in) AS pts_in,
                sum(zero_in) AS zero_in, sum(n_out) AS n_out
-        FROM named WHERE pick IS NULL AND national IS NOT NULL
-        GROUP BY national ORDER BY national
+        FROM grouped g JOIN spelled s ON g.m = s.m
+        WHERE g.pick IS NULL AND s.national IS NOT NULL
+        GROUP BY s.national ORDER BY s.national
     """))
     picked = arrow_table(con.sql(f"""
-        SELECT pick AS rn, national,
-               CASE WHEN status <> 1 AND national IS NULL THEN {INVALID_NUMBER} ELSE status END
+        SELECT pick AS rn, s.national,
+               CASE WHEN status <> 1 AND s.national IS NULL THEN {INVALID_NUMBER} ELSE status END
                    AS status,
-               kobo, t_us, why, m, cand
-        FROM named WHERE pick IS NOT NULL ORDER BY pick
-    """)).to_pandas()  # noqa: S608
-    invalid_rows = con.execute(
-        "SELECT why, sum(n) FROM named WHERE pick IS NULL AND national IS NULL GROUP BY why"
-    ).fetchall()
+               kobo, t_us, coalesce(s.why, 'missing phone number') AS why, g.m, cand
+        FROM grouped g LEFT JOIN spelled s ON g.m = s.m
+        WHERE pick IS NOT NULL ORDER BY pick
+    """)).to_pandas()
+    invalid_rows = con.execute("""
+        SELECT coalesce(s.why, 'missing phone number'), sum(n)
+        FROM grouped g LEFT JOIN spelled s ON g.m = s.m
+        WHERE g.pick IS NULL AND s.national IS NULL GROUP BY 1
+    """).fetchall()
     (rows_in,) = con.execute("SELECT coalesce(sum(n), 0) FROM grouped").fetchall()[0]
     if rows_in == 0:
         check_empty_read(con, source)
@@ -588,8 +587,12 @@ def _finish(
     totals = {}
     for name in columns:
         values = np.concatenate([np.asarray(people[name], dtype=np.int64), extra[name]])
-        totals[name] = np.zeros(len(national), dtype=np.int64)
-        np.add.at(totals[name], where, values)
+        if len(values) == 0 or int(np.abs(values).sum()) < 2**53:  # float64 sums exact
+            summed = np.bincount(where, weights=values, minlength=len(national))
+            totals[name] = np.rint(summed).astype(np.int64)
+        else:
+            totals[name] = np.zeros(len(national), dtype=np.int64)
+            np.add.at(totals[name], where, values)
     n_in = totals["n_in"]
     banned = np.isin(national, listed.national)
     live = np.where(banned, 0, n_in)
