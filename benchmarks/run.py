@@ -89,12 +89,13 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = [{"bench": owner[id(f)], **f.to_dict()} for f in figures]
-    if args.only and out.exists():  # keep the figures of the benchmarks not run this time
+    if args.only and out.exists():  # keep the figures this run did not measure again
         try:
             previous = json.loads(out.read_text()).get("figures", [])
         except (json.JSONDecodeError, OSError):
             previous = []
-        rows = [r for r in previous if r.get("bench") not in ran] + rows
+        produced = {r["name"] for r in rows}
+        rows = [r for r in previous if r.get("name") not in produced] + rows
     payload = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,

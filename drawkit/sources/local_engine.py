@@ -1,22 +1,23 @@
 """Local eligibility on DuckDB: the rules of docs/eligibility-rules.md over a CSV or
-Parquet file of any size, out of core.
+Parquet file of any size, out of core (DuckDB spills to a private temporary folder past
+its memory limit). What reaches Python is bounded by subscribers, not rows.
 
-DuckDB scans the file (in parallel, spilling to a temporary folder past its memory limit)
-and evaluates the value grammar of :mod:`drawkit.eligibility` (the same SQL) per row. What
-reaches Python is bounded by subscribers, not rows:
-
-1. transaction ids that occur more than once (by 64-bit hash: a superset of the real
-   duplicates, resolved exactly below);
-2. one aggregate per distinct number spelling (rows per status, kobo and points inside
-   the window). Spellings are normalised once each, in SQL for the common forms and by
-   :func:`drawkit.msisdn.national_numbers` for the rest, then summed per subscriber;
-3. one last scan streams the rejected rows (in input order) to a sink and collects the
-   rows whose id hash repeats; those few get the exact first-valid-occurrence rule of
-   :func:`drawkit.eligibility.apply_rules`, and the later copies are moved from their
-   spelling's counts to ``duplicate_transaction``.
+1. One scan: the distinct number spellings, amounts and timestamps, and the transaction
+   ids whose 64-bit hash repeats (a superset of the real duplicates, resolved exactly
+   in step 4). Each distinct value is then evaluated once by the value grammar of
+   :mod:`drawkit.eligibility` (the same SQL as the in-memory path); spellings by
+   :func:`drawkit.msisdn.national_sql`, and the rest by
+   :func:`drawkit.msisdn.national_numbers` for the exact answer and reason.
+2. One scan: every row through the rules (status: rejected reason, inside or outside the
+   window), grouped by spelling; rows that need a look of their own (rejected, or their
+   id hash repeats) keep a group each. The spelling groups are summed per subscriber.
+3. One scan: the rejected rows, in input order, to a sink (rejected.csv) or collected;
+   the trimmed ids of the repeated-hash rows.
+4. In Python: the first valid occurrence of each id keeps it (input order), later ones
+   are ``duplicate_transaction``; then the blacklist, points and entries.
 
 The result equals :func:`drawkit.eligibility.apply_rules` on the same rows (tests compare
-them), except that excluded rows are counted, not listed (``excluded`` is empty).
+them on hostile data), except that excluded rows are counted, not listed.
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ def file_error(exc: duckdb.Error, what: str, path: Path) -> InputError:
         return InputError(f"{what} file {path} is not UTF-8 text: save it as UTF-8 CSV")
     if "maximum line size" in full:
         return InputError(f"{what} file {path} has a line longer than 1 MiB: not a recharge export")
-    if isinstance(exc, duckdb.OutOfMemoryException) or "space left" in full:
+    if isinstance(exc, duckdb.OutOfMemoryException) or "space left" in full or "too large" in full:
         return InputError(f"not enough memory or disk space to read {what} file {path}")
     return InputError(f"cannot read {what} file {path}: {first_error_line(exc)}")
 
