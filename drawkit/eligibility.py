@@ -1,12 +1,12 @@
 """The eligibility rules: recharges in, participants with points and entries out.
 
 The rules are written down in docs/eligibility-rules.md; this module is their one
-implementation of the value grammar (transaction ids, amounts, timestamps: DuckDB SQL
-expressions, evaluated once per distinct value here and once per row by the streaming
-file engine in :mod:`drawkit.sources.local_engine`) and the in-memory row logic over a
-recharge table with the columns ``transaction_id``, ``msisdn``, ``amount_ngn`` and
-``timestamp`` (raw strings as read from a file, or typed). Every input row ends in exactly
-one place:
+implementation of the value grammar (amounts and timestamps: DuckDB SQL expressions,
+evaluated once per distinct value, here and by the out-of-core file engine in
+:mod:`drawkit.sources.local_engine`; ids trimmed of :data:`TRIM_CHARS`) and the in-memory
+row logic over a recharge table with the columns ``transaction_id``, ``msisdn``,
+``amount_ngn`` and ``timestamp`` (raw strings as read from a file, or typed). Every input
+row ends in exactly one place:
 
 * **rejected** (the row is invalid), with a ``reason``: ``missing_transaction_id``,
   ``invalid_msisdn: <why>``, ``missing_amount``, ``non_numeric_amount``,
