@@ -313,11 +313,14 @@ def eligibility_from_file(
         con = connect(settings, Path(spill))
         try:
             source = open_source(con, Path(recharges), "recharges", RECHARGE_COLUMNS)
-            return _run(con, source, config, draw_date, listed, rejected_sink)
+            parts = _run(con, source, config, draw_date, rejected_sink)
         except duckdb.Error as exc:
             raise file_error(exc, "recharges", Path(recharges)) from None
         finally:
-            con.close()
+            con.close()  # DuckDB's buffers go before Python builds the participants
+    result = _finish(*parts, listed, config, draw_date, config.naira_per_point * 100)
+    logger.debug("engine duplicates, blacklist, points done")
+    return result
 
 
 INVALID_NUMBER = 9  # row status: a number that is not a Nigerian mobile (after code 1)
@@ -328,9 +331,9 @@ def _run(
     source: Source,
     config: PromotionConfig,
     draw_date: date,
-    listed: BlacklistNumbers,
     sink: RejectedSink | None,
-) -> EligibilityResult:
+) -> tuple[pa.Table, int, pd.DataFrame, dict[str, object]]:
+    """Passes 1-3 in DuckDB: subscriber totals, rows read, picked rows, their texts."""
     unit = config.naira_per_point * 100
     trace = _Trace()
     raw, typed = _raw_sql(source, config)
@@ -420,9 +423,7 @@ def _run(
     texts = _picked_texts(con, source, picked, sink)
     texts["invalid_rows"] = {f"{INVALID_MSISDN}: {why}": int(n) for why, n in invalid_rows}
     trace("pass 3: rejected rows written, candidate ids read")
-    result = _finish(people, int(rows_in), picked, texts, listed, config, draw_date, unit)
-    trace("duplicates, blacklist, points")
-    return result
+    return people, int(rows_in), picked, texts
 
 
 class _Trace:
