@@ -84,11 +84,36 @@ _TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE
 @dataclass(frozen=True)
 class EngineSettings:
     """DuckDB resources: threads (None = all cores), memory limit (None = DuckDB's
-    default, 80% of RAM) and the folder it spills to (None = a private temporary one)."""
+    default, 80% of RAM; past it DuckDB spills to disk) and the folder it spills to
+    (None = a private temporary one)."""
 
     threads: int | None = None
-    memory_limit: str | None = "1GB"
+    memory_limit: str | None = "auto"
     spill_dir: Path | None = None
+
+    def limit_for(self, path: Path) -> str | None:
+        """The memory limit for ``path``: "auto" is about 40 bytes a row (1 to 6 GB),
+        which keeps a file of tens of millions of rows within ~1.5 GB and leaves room
+        for the hash tables DuckDB cannot spill at 100 M rows."""
+        if self.memory_limit != "auto":
+            return self.memory_limit
+        rows = estimated_rows(path)
+        return f"{min(max(rows * 40 / 1e9, 1.0), 6.0):.1f}GB"
+
+
+def estimated_rows(path: Path) -> int:
+    """Rows of a recharge file: Parquet metadata, or a CSV's size over its first lines'."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+        lines = max(head.count(b"\n"), 1)
+        return int(path.stat().st_size / (len(head) / lines))
+    except (OSError, ValueError, pa.ArrowException):
+        return 0
 
 
 # ------------------------------------------------------------------------------ sources
@@ -105,13 +130,15 @@ class Source:
     row_number: str  # expression giving the input position
 
 
-def connect(settings: EngineSettings, spill: Path) -> duckdb.DuckDBPyConnection:
+def connect(
+    settings: EngineSettings, spill: Path, limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the engine's limits, spilling into ``spill``."""
     config = {"temp_directory": str(spill), "preserve_insertion_order": True}
     if settings.threads:
         config["threads"] = settings.threads
-    if settings.memory_limit:
-        config["memory_limit"] = settings.memory_limit
+    if limit or (settings.memory_limit and settings.memory_limit != "auto"):
+        config["memory_limit"] = limit or settings.memory_limit
     con = duckdb.connect(config=config)
     con.execute("SET TimeZone = 'UTC'")
     return con
@@ -240,7 +267,10 @@ def file_error(exc: duckdb.Error, what: str, path: Path) -> InputError:
     if "maximum line size" in full:
         return InputError(f"{what} file {path} has a line longer than 1 MiB: not a recharge export")
     if isinstance(exc, duckdb.OutOfMemoryException) or "space left" in full or "too large" in full:
-        return InputError(f"not enough memory or disk space to read {what} file {path}")
+        return InputError(
+            f"not enough memory or disk space to read {what} file {path} "
+            f"({first_error_line(exc)}): raise the engine's memory limit or free disk space"
+        )
     return InputError(f"cannot read {what} file {path}: {first_error_line(exc)}")
 
 
@@ -310,7 +340,7 @@ def eligibility_from_file(
     settings = settings or EngineSettings()
     listed = read_blacklist_numbers(blacklist)
     with tempfile.TemporaryDirectory(prefix="drawkit-duckdb-", dir=settings.spill_dir) as spill:
-        con = connect(settings, Path(spill))
+        con = connect(settings, Path(spill), settings.limit_for(Path(recharges)))
         try:
             source = open_source(con, Path(recharges), "recharges", RECHARGE_COLUMNS)
             parts = _run(con, source, config, draw_date, rejected_sink)
@@ -338,18 +368,22 @@ def _run(
     trace = _Trace()
     raw, typed = _raw_sql(source, config)
     con.execute(f"CREATE TEMP VIEW raw AS {raw}")
-    # Pass 1: distinct spellings, amounts and times, and the ids whose hash repeats.
+    # Pass 1: the ids whose hash repeats (a plain aggregate: it spills past the memory
+    # limit), then the distinct spellings, amounts and times (bounded by subscribers).
+    con.execute(
+        "CREATE TEMP TABLE cand AS SELECT h FROM (SELECT hash(tx) AS h FROM raw "
+        "WHERE tx IS NOT NULL) GROUP BY h HAVING count(*) > 1"
+    )
+    trace("pass 1a: repeated ids")
     time_set = "" if typed else ", (t)"
     con.execute(f"""
         CREATE TEMP TABLE dist AS
-        SELECT grouping(m) = 0 AS is_m, grouping(a) = 0 AS is_a, grouping(h) = 0 AS is_h,
-               m, a, {"NULL::VARCHAR AS t" if typed else "t"}, h
-        FROM (SELECT m, a, {"NULL::VARCHAR AS t" if typed else "t"},
-                     CASE WHEN tx IS NOT NULL THEN hash(tx) END AS h FROM raw)
-        GROUP BY GROUPING SETS ((m), (a), (h){time_set})
-        HAVING grouping(h) = 1 OR (h IS NOT NULL AND count(*) > 1)
+        SELECT grouping(m) = 0 AS is_m, grouping(a) = 0 AS is_a, m, a,
+               {"NULL::VARCHAR AS t" if typed else "t"}
+        FROM (SELECT m, a, {"NULL::VARCHAR AS t" if typed else "t"} FROM raw)
+        GROUP BY GROUPING SETS ((m), (a){time_set})
     """)  # noqa: S608
-    trace("pass 1: distinct values and repeated ids")
+    trace("pass 1b: distinct values")
     _lookups(con, config, typed)
     trace("lookups")
     # Pass 2: every row through the rules; rows that need a look of their own (rejected,
@@ -449,7 +483,6 @@ class _Trace:
 def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: bool) -> None:
     """Tables spelled (m -> national, why), amounts (a -> a_st, kobo), times (t -> t_us,
     t_st) and cand (h): each distinct value evaluated once."""
-    con.execute("CREATE TEMP TABLE cand AS SELECT h FROM dist WHERE is_h")
     con.execute(
         f"CREATE TEMP TABLE spell AS SELECT m, {national_sql('m')} AS nat FROM dist WHERE is_m"
     )  # noqa: S608
@@ -477,7 +510,7 @@ def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: boo
     con.execute(f"CREATE TEMP TABLE amounts AS SELECT a_raw AS a, a_st, kobo FROM ({amounts})")
     if not typed:
         times = layered(
-            "(SELECT t AS t_raw FROM dist WHERE NOT is_m AND NOT is_a AND NOT is_h)",
+            "(SELECT t AS t_raw FROM dist WHERE NOT is_m AND NOT is_a)",
             f"t_raw, {sql_text('t_raw')} AS t0", timestamp_layers("t0", config.timezone),
         )
         con.execute(f"CREATE TEMP TABLE times AS SELECT t_raw AS t, t_us, t_st FROM ({times})")
