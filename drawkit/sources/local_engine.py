@@ -110,6 +110,8 @@ def estimated_rows(path: Path) -> int:
             return int(pq.ParquetFile(path).metadata.num_rows)
         with path.open("rb") as handle:
             head = handle.read(1 << 20)
+        if not head:
+            return 0
         lines = max(head.count(b"\n"), 1)
         return int(path.stat().st_size / (len(head) / lines))
     except (OSError, ValueError, pa.ArrowException):
