@@ -179,9 +179,13 @@ def figures_for(size: str, fmt: str, got: dict[str, dict]) -> list[Figure]:
                target=f"<= {limit} GiB" if limit else "(reported)",
                ok=mine["peak"] <= limit if limit else None,
                note="peak RSS of each process; baseline = the smaller of the two peers"),
-        Figure(f"{label}.duckdb_sql", duck["seconds"], "s", note=_said(duck)),
-        Figure(f"{label}.polars_lazy", polars["seconds"], "s", note=_said(polars)),
+        Figure(f"{label}.duckdb_sql", _seconds(duck), "s", note=_said(duck)),
+        Figure(f"{label}.polars_lazy", _seconds(polars), "s", note=_said(polars)),
     ]
+
+
+def _seconds(run: dict) -> float | None:
+    return None if "stopped" in run else run["seconds"]
 
 
 def _said(run: dict) -> str:
