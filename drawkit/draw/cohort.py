@@ -55,17 +55,15 @@ def canonical_cohort(participants: pd.DataFrame) -> Cohort:
     if len(participants) == 0:
         raise EmptyCohortError("the cohort is empty: no eligible participant to draw from")
     column = participants["msisdn"]
-    text = _e164_text(column)
+    national = _national_numbers(column)
     msisdns = column.to_numpy(dtype=object)
     entries = _entries_array(participants["entries"], msisdns)
-    national = np.asarray(pc.utf8_slice_codeunits(text, 4).cast(pa.int64()), dtype=np.int64)
     if len(national) > 1 and not bool(np.all(national[1:] > national[:-1])):
         order = np.argsort(national, kind="stable")  # fixed width: sorts like the strings
         national, msisdns, entries = national[order], msisdns[order], entries[order]
-        text = text.take(pa.array(order))
         _reject_duplicates(national)
     total = _exact_total(entries)
-    return Cohort(msisdns, entries, _digest_text(text, entries), total)
+    return Cohort(msisdns, entries, _digest_national(national, entries), total)
 
 
 def cohort_digest(participants: pd.DataFrame) -> str:
@@ -79,15 +77,17 @@ def canonical_lines(cohort: Cohort) -> bytes:
     return "".join(f"{m},{int(e)}\n" for m, e in pairs).encode("utf-8")
 
 
-def _e164_text(column: pd.Series) -> pa.Array:
-    """The numbers as an Arrow string array; an error names the first non-E.164 one."""
+def _national_numbers(column: pd.Series) -> np.ndarray:
+    """The 10 digits after +234 as int64 (they sort like the E.164 strings: fixed width);
+    an error names the first number that is not "+234" and 10 ASCII digits."""
     try:
         text = pa.array(column.array, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         text = None
     if text is not None:
-        if _all_e164(text):
-            return text
+        national = _all_e164(text)
+        if national is not None:
+            return national
         ok = pc.fill_null(pc.match_substring_regex(text, _E164_RE2), False)
         bad = int(np.flatnonzero(~np.asarray(ok, dtype=bool))[0])
     else:
@@ -98,16 +98,18 @@ def _e164_text(column: pd.Series) -> pa.Array:
     )
 
 
-def _all_e164(text: pa.Array) -> bool:
-    """True when every value is "+234" and 10 ASCII digits (cheap checks, no regex)."""
+def _all_e164(text: pa.Array) -> np.ndarray | None:
+    """The national numbers when every value is "+234" and 10 ASCII digits, else None
+    (cheap checks: lengths, the prefix, and the integer cast that refuses non-digits)."""
     if text.null_count or not pc.all(pc.equal(pc.binary_length(text), E164_LENGTH)).as_py():
-        return False
+        return None
     if not pc.all(pc.starts_with(text, "+234")).as_py():
-        return False
-    digits = pc.utf8_slice_codeunits(text, 4)
-    return bool(pc.all(pc.utf8_is_digit(digits)).as_py()) and bool(
-        pc.all(pc.string_is_ascii(digits)).as_py()
-    )
+        return None
+    try:
+        national = np.asarray(pc.utf8_slice_codeunits(text, 4).cast(pa.int64()), dtype=np.int64)
+    except (pa.ArrowInvalid, OverflowError):
+        return None
+    return national if len(national) == 0 or int(national.min()) >= 0 else None
 
 
 def _looks_e164(value: object) -> bool:
@@ -169,23 +171,23 @@ def _exact_total(entries: np.ndarray) -> int:
     return total
 
 
-def digest_of(msisdns: np.ndarray | pa.Array, entries: np.ndarray) -> str:
-    """SHA-256 over ``msisdn,entries\\n`` lines (canonical order already applied)."""
-    text = msisdns if isinstance(msisdns, pa.Array) else pa.array(msisdns, type=pa.string())
-    return _digest_text(text, entries)
+def digest_of(national: np.ndarray, entries: np.ndarray) -> str:
+    """SHA-256 over ``msisdn,entries\\n`` lines (canonical order already applied) from the
+    10-digit national numbers (int64) and the entries."""
+    return _digest_national(national, entries)
 
 
-def _digest_text(text: pa.Array, entries: np.ndarray) -> str:
+def _digest_national(national: np.ndarray, entries: np.ndarray) -> str:
     """SHA-256 of the lines, built by Arrow in chunks: each chunk's lines are one
     contiguous buffer, handed to hashlib without a copy per row."""
     sha = hashlib.sha256()
-    for start in range(0, len(text), _CHUNK):
-        part = text.slice(start, _CHUNK)
+    for start in range(0, len(national), _CHUNK):
+        digits = pa.array(national[start : start + _CHUNK]).cast(pa.string())
+        digits = pc.utf8_lpad(digits, 10, "0")
         counts = pa.array(entries[start : start + _CHUNK]).cast(pa.string())
-        lines = pc.binary_join_element_wise(part, ",", counts, "\n", "")
+        lines = pc.binary_join_element_wise("+234", digits, ",", counts, "\n", "")
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
             lines.offset : lines.offset + len(lines) + 1
         ]
-        data = lines.buffers()[2]
-        sha.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+        sha.update(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
     return sha.hexdigest()
