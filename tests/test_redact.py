@@ -55,7 +55,7 @@ def test_every_mobile_prefix_of_the_numbering_plan_is_masked(number: str) -> Non
     assert "****" in text
 
 
-@pytest.mark.parametrize("number", ["0720 123 4568", "07201234568", "+2347201234568"])
+@pytest.mark.parametrize("number", ["07201234568", "+2347201234568", "2349161234567"])
 def test_leak_scan_finds_072x_numbers(number: str, tmp_path) -> None:
     from drawkit.reports.scan import scan_text
 
