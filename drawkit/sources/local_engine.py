@@ -370,12 +370,13 @@ def _run(
     trace = _Trace()
     raw, typed = _raw_sql(source, config)
     con.execute(f"CREATE TEMP VIEW raw AS {raw}")
-    # Pass 1: the ids whose hash repeats (a plain aggregate: it spills past the memory
-    # limit), then the distinct spellings, amounts and times (bounded by subscribers).
-    con.execute(
-        "CREATE TEMP TABLE cand AS SELECT h FROM (SELECT hash(tx) AS h FROM raw "
-        "WHERE tx IS NOT NULL) GROUP BY h HAVING count(*) > 1"
-    )
+    # Pass 1: the ids whose hash repeats (64-bit hashes streamed out and sorted in place
+    # by numpy: 8 bytes a row, no hash table), then the distinct spellings, amounts and
+    # times (bounded by subscribers).
+    repeated = repeated_hashes(con.sql("SELECT hash(tx) AS h FROM raw WHERE tx IS NOT NULL"))
+    con.register("cand_h", pa.table({"h": pa.array(repeated, pa.uint64())}))
+    con.execute("CREATE TEMP TABLE cand AS SELECT h FROM cand_h")
+    con.unregister("cand_h")
     trace("pass 1a: repeated ids")
     time_set = "" if typed else ", (t)"
     con.execute(f"""
@@ -460,6 +461,17 @@ def _run(
     texts["invalid_rows"] = {f"{INVALID_MSISDN}: {why}": int(n) for why, n in invalid_rows}
     trace("pass 3: rejected rows written, candidate ids read")
     return people, int(rows_in), picked, texts
+
+
+def repeated_hashes(relation: duckdb.DuckDBPyRelation) -> np.ndarray:
+    """The values that occur more than once in a one-column UBIGINT relation, by an
+    in-place numpy sort of all of them (8 bytes a row)."""
+    parts = [np.asarray(batch.column(0), dtype=np.uint64) for batch in _batches(relation)]
+    values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    del parts
+    values.sort()
+    same = values[1:] == values[:-1]
+    return np.unique(values[1:][same])
 
 
 class _Trace:
