@@ -7,10 +7,16 @@ Figures (each side measured in its own fresh process via run_isolated):
    without cohort building and ledger I/O — against numpy's
    ``Generator.choice(n, size=200, replace=False, p=entries / W)`` (the float baseline the
    spec replaces; its p is computed inside the timing, as select computes its sums).
-   Target: time ratio <= 1.0. Peak memory of the select process: target < 2 GiB.
+   Target: time ratio <= 0.25. Peak memory of the select process: target < 2 GiB.
 2. ``draw.cohort``: :func:`drawkit.draw.canonical_cohort` — validate, sort by E.164, SHA-256
-   digest — on shuffled input, against pandas ``sort_values`` + ``to_csv`` streamed into
-   SHA-256 (same digest, checked). Target: time ratio <= 1.0, peak memory < 2 GiB.
+   digest — on shuffled input (a participants frame of Python strings), against the
+   honest floor: a numpy sort of the int64 national numbers plus the canonical lines built
+   by Arrow and streamed into SHA-256 (its input prepared outside the timing; same digest,
+   checked). Target: time ratio <= 2.0, peak memory < 2 GiB.
+3. ``draw.read_cohort_select``: what ``drawkit draw`` does before the ledger: read a
+   participants.csv of 10 M rows (:func:`drawkit.sources.local.read_participants`, the
+   contract checked), the canonical cohort and select; against the same sort + SHA-256
+   floor. Target: ratio <= 2.0.
 
 Entries are heavy-tailed: ``floor(Pareto(a=1.2)) + 1``, capped at 100,000 per participant.
 Full size 10,000,000 participants; ``quick``: 200,000.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -87,34 +94,68 @@ def _cohort_child(n: int) -> dict:
     return {"seconds": seconds, "digest": cohort.digest, "participants": len(cohort)}
 
 
-class _Sha256Writer:
-    """A file-like sink that hashes what pandas writes to it."""
+def _sort_sha_child(n: int) -> dict:
+    """The floor: numpy sort of int64 national numbers, lines by Arrow, streamed SHA-256."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    def __init__(self) -> None:
-        self.sha = hashlib.sha256()
-
-    def write(self, text: str) -> int:
-        self.sha.update(text.encode("utf-8"))
-        return len(text)
-
-
-def _pandas_cohort_child(n: int) -> dict:
     frame = shuffled_participants(n)
+    national = np.asarray(
+        pc.utf8_slice_codeunits(pa.array(frame["msisdn"].to_numpy()), 4).cast(pa.int64())
+    )
+    entries = frame["entries"].to_numpy()
+    del frame
 
     def digest() -> str:
-        ordered = frame.sort_values("msisdn", kind="stable")
-        sink = _Sha256Writer()
-        ordered.to_csv(sink, header=False, index=False, lineterminator="\n")
-        return sink.sha.hexdigest()
+        order = np.argsort(national, kind="stable")
+        nat, ent = national[order], entries[order]
+        sha = hashlib.sha256()
+        for start in range(0, n, 1 << 20):
+            digits = pa.array(nat[start : start + (1 << 20)]).cast(pa.string())
+            counts = pa.array(ent[start : start + (1 << 20)]).cast(pa.string())
+            lines = pc.binary_join_element_wise("+234", digits, ",", counts, "\n", "")
+            sha.update(lines.buffers()[2].to_pybytes())
+        return sha.hexdigest()
 
     seconds, value = timed(digest)
     return {"seconds": seconds, "digest": value}
 
 
+def _write_participants_child(n: int, folder: str) -> dict:
+    from drawkit.draw import canonical_cohort
+    from drawkit.sources.local import write_participants
+
+    frame = shuffled_participants(n)
+    cohort = canonical_cohort(frame)
+    sorted_frame = cohort.to_frame()
+    sorted_frame.insert(1, "points", sorted_frame["entries"])
+    import pandas as pd
+
+    write_participants(sorted_frame, pd.DataFrame(columns=["reason"]), folder)
+    return {"digest": cohort.digest}
+
+
+def _read_cohort_select_child(folder: str) -> dict:
+    from drawkit.draw import canonical_cohort, select
+    from drawkit.draw.rng import drbg_for_seed
+    from drawkit.sources.local import read_participants
+
+    def draw() -> tuple[str, int]:
+        participants = read_participants(Path(folder) / "participants.csv")
+        cohort = canonical_cohort(participants)
+        picks = select(cohort.entries, PICKS, drbg_for_seed(SEED))
+        return cohort.digest, len(picks)
+
+    seconds, (digest, picks) = timed(draw)
+    return {"seconds": seconds, "digest": digest, "picks": picks}
+
+
 # ------------------------------------------------------------------ figures
 
 
-def _pair(name: str, mine: dict, base: dict, n: int, what: str, baseline: str) -> list[Figure]:
+def _pair(
+    name: str, mine: dict, base: dict, n: int, what: str, baseline: str, limit: float = 1.0
+) -> list[Figure]:
     ratio = mine["seconds"] / base["seconds"]
     peak = mine["peak_rss_bytes"] / GIB
     return [
@@ -124,8 +165,8 @@ def _pair(name: str, mine: dict, base: dict, n: int, what: str, baseline: str) -
             unit="s",
             baseline=base["seconds"],
             ratio=ratio,
-            target="ratio <= 1.0",
-            ok=ratio <= 1.0,
+            target=f"ratio <= {limit:g}",
+            ok=ratio <= limit,
             note=f"{n:,} participants; {what} vs {baseline}",
         ),
         Figure(
@@ -162,17 +203,33 @@ def run(quick: bool) -> list[Figure]:
         n,
         f"select(): prefix sums + {PICKS} picks, W={mine['W']:,}",
         "numpy Generator.choice(replace=False, p=entries/W)",
+        limit=0.25,
     )
     cohort = run_isolated(me._cohort_child, n)
-    pandas_cohort = run_isolated(me._pandas_cohort_child, n)
-    if cohort["digest"] != pandas_cohort["digest"]:
-        raise RuntimeError("canonical_cohort and the pandas baseline disagree on the digest")
+    floor = run_isolated(me._sort_sha_child, n)
+    if cohort["digest"] != floor["digest"]:
+        raise RuntimeError("canonical_cohort and the sort + SHA-256 baseline disagree")
     figures += _pair(
         "draw.cohort",
         cohort,
-        pandas_cohort,
+        floor,
         n,
         "canonical_cohort(): validate, sort, SHA-256 digest of shuffled input",
-        "pandas sort_values + to_csv into SHA-256",
+        "numpy sort of int64 numbers + Arrow lines + streamed SHA-256",
+        limit=2.0,
+    )
+    with tempfile.TemporaryDirectory(prefix="drawkit-bench-draw-") as folder:
+        written = run_isolated(me._write_participants_child, n, folder)
+        drawn = run_isolated(me._read_cohort_select_child, folder)
+    if drawn["digest"] != written["digest"] or drawn["picks"] != PICKS:
+        raise RuntimeError("reading participants.csv back changed the cohort")
+    figures += _pair(
+        "draw.read_cohort_select",
+        drawn,
+        floor,
+        n,
+        "read_participants(participants.csv) + canonical_cohort + select",
+        "numpy sort + Arrow lines + streamed SHA-256",
+        limit=2.0,
     )
     return figures

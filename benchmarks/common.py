@@ -45,13 +45,40 @@ def _child(conn, func, args, kwargs) -> None:  # pragma: no cover - runs in the 
         conn.close()
 
 
-def run_isolated(func: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run ``func`` in a fresh process; return its dict plus ``peak_rss_bytes``."""
+class MemoryCapExceeded(RuntimeError):
+    """A benchmark child passed the resident memory cap and was stopped."""
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_isolated(
+    func: Callable[..., dict[str, Any]], *args: Any, rss_cap: float | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    """Run ``func`` in a fresh process; return its dict plus ``peak_rss_bytes``. With
+    ``rss_cap`` (bytes) the child is stopped, and MemoryCapExceeded raised, when its
+    resident memory passes the cap (the machine is shared: never let a peer swamp it)."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(child, func, args, kwargs))
     process.start()
     child.close()
+    while rss_cap is not None and not parent.poll(0.5):
+        if _rss(process.pid) > rss_cap:
+            process.kill()
+            process.join()
+            cap = f"{rss_cap / GIB:.0f} GiB"
+            raise MemoryCapExceeded(f"{func.__name__} passed {cap} and was stopped")
+        if not process.is_alive() and not parent.poll(0):
+            break
     status, payload = parent.recv()
     process.join()
     if status != "ok":

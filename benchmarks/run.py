@@ -1,7 +1,9 @@
 """Run every benchmark in benchmarks/ (files bench_*.py with a ``run(quick)`` function).
 
 Prints a table and writes reports/bench/latest.json. ``--quick`` shrinks the sizes for a
-smoke run; ``--only NAME`` runs the benchmarks whose file name contains NAME.
+smoke run; ``--only NAME`` runs the benchmarks whose file name contains NAME; ``--sizes``
+picks the eligibility sizes (default 1M,20M; ``--sizes 1M,20M,100M`` adds the 100 M-row
+run, which generates about 2 GB of Parquet under reports/bench/data the first time).
 Exits non-zero when a benchmark fails to run (a missed target is reported, not fatal).
 """
 
@@ -9,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
+import os
 import platform
 import sys
 import time
@@ -55,8 +59,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--only", default="", help="run benchmarks whose name contains this")
     parser.add_argument("--out", default="reports/bench/latest.json")
+    parser.add_argument("--sizes", default="", help="eligibility sizes, e.g. 1M,20M,100M")
     args = parser.parse_args()
     figures: list[Figure] = []
+    ran: list[str] = []
+    owner: dict[int, str] = {}
     failed = []
     for path in sorted(HERE.glob("bench_*.py")):
         if args.only and args.only not in path.stem:
@@ -64,7 +71,15 @@ def main() -> int:
         print(f"== {path.stem}", flush=True)
         start = time.perf_counter()
         try:
-            figures.extend(_load(path).run(quick=args.quick))
+            module = _load(path)
+            options = {}
+            if args.sizes and "sizes" in inspect.signature(module.run).parameters:
+                options["sizes"] = tuple(s.strip().upper() for s in args.sizes.split(","))
+            produced = module.run(quick=args.quick, **options)
+            ran.append(path.stem)
+            for figure in produced:
+                owner[id(figure)] = path.stem
+            figures.extend(produced)
         except Exception as exc:  # keep going; report at the end
             failed.append(f"{path.stem}: {type(exc).__name__}: {exc}")
             print(f"   FAILED: {exc}", flush=True)
@@ -73,11 +88,25 @@ def main() -> int:
     print_table(figures)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"bench": owner[id(f)], **f.to_dict()} for f in figures]
+    if args.only and out.exists():  # keep the figures this run did not measure again
+        try:
+            previous = json.loads(out.read_text()).get("figures", [])
+        except (json.JSONDecodeError, OSError):
+            previous = []
+        produced = {r["name"] for r in rows}
+        rows = [r for r in previous if r.get("name") not in produced] + rows
     payload = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
-        "figures": [f.to_dict() for f in figures],
+        "sizes": args.sizes or "default",
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        },
+        "figures": rows,
         "failed": failed,
     }
     out.write_text(json.dumps(payload, indent=2) + "\n")

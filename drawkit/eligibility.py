@@ -1,8 +1,12 @@
 """The eligibility rules: recharges in, participants with points and entries out.
 
-Pure, vectorised pandas/numpy over a recharge table with the columns ``transaction_id``,
-``msisdn``, ``amount_ngn`` and ``timestamp`` (raw strings as read from a file, or typed).
-Every input row ends in exactly one place:
+The rules are written down in docs/eligibility-rules.md; this module is their one
+implementation of the value grammar (amounts and timestamps: DuckDB SQL expressions,
+evaluated once per distinct value, here and by the out-of-core file engine in
+:mod:`drawkit.sources.local_engine`; ids trimmed of :data:`TRIM_CHARS`) and the in-memory
+row logic over a recharge table with the columns ``transaction_id``, ``msisdn``,
+``amount_ngn`` and ``timestamp`` (raw strings as read from a file, or typed). Every input
+row ends in exactly one place:
 
 * **rejected** (the row is invalid), with a ``reason``: ``missing_transaction_id``,
   ``invalid_msisdn: <why>``, ``missing_amount``, ``non_numeric_amount``,
@@ -18,36 +22,44 @@ Decisions made exact here:
 * The window is ``[start, cutoff)``: the cutoff is the draw date at ``cutoff_time`` in the
   promotion timezone; daily windows start 24 hours earlier, cumulative ones at
   ``start_date`` at ``cutoff_time``. A recharge at the cutoff instant is outside.
-  Timestamps are ISO 8601; one without an offset is read in the promotion timezone, one
-  with an offset (or ``Z``) is converted. Future timestamps are simply outside the window.
-* Duplicates: among valid rows, the first occurrence of a transaction id (in input order)
-  owns it and goes on through the rules; every later row with the same id is excluded as
-  ``duplicate_transaction``, whatever its content. A later row whose number, amount or
-  timestamp differs from the first is also counted in ``summary.duplicate_conflicts`` so
-  the cohort report shows it (a rejected row never claims an id).
-* Points: amounts are handled in kobo (integers). ``per_recharge``: each recharge earns
-  ``amount // naira_per_point`` points, and a recharge that earns 0 points is excluded as
-  ``under_1_point``. ``summed``: a participant's window total is divided once; all rows of a
-  participant whose total earns 0 points are excluded as ``under_1_point``. Entries are
-  points, capped at ``entry_cap`` when the promotion sets one.
+  Timestamps are ISO 8601 (docs/eligibility-rules.md, *Timestamps*); one without an
+  offset is read in the promotion timezone, one with an offset (or ``Z``) is converted.
+  Times are compared in whole microseconds (finer digits are cut, never rounded).
+* Duplicates: transaction ids are trimmed (case kept). Among valid rows, the first
+  occurrence of an id (in input order) owns it and goes on through the rules; every later
+  row with the same id is excluded as ``duplicate_transaction``, whatever its content. A
+  later row whose number, amount or timestamp differs from the first is also counted in
+  ``summary.duplicate_conflicts`` (a rejected row never claims an id).
+* Points: amounts are exact decimals turned into kobo by floor (no float). ``per_recharge``:
+  each recharge earns ``kobo // (naira_per_point * 100)`` points, and a recharge that earns
+  0 points is excluded as ``under_1_point``. ``summed``: a participant's window total is
+  divided once; all rows of a participant whose total earns 0 points are excluded as
+  ``under_1_point``. Entries are points, capped at ``entry_cap`` when set.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drawkit.config import PromotionConfig
-from drawkit.errors import InputError
-from drawkit.msisdn import e164_strings, national_numbers
+from drawkit.config import FIRST_DRAW_DATE, LAST_DRAW_DATE, PromotionConfig, check_draw_date
+from drawkit.errors import ConfigError, InputError
+from drawkit.msisdn import e164_strings, mask, national_numbers
+
+logger = logging.getLogger("drawkit.eligibility")
 
 RECHARGE_COLUMNS = ("transaction_id", "msisdn", "amount_ngn", "timestamp")
 PARTICIPANT_COLUMNS = ("msisdn", "points", "entries")
@@ -72,8 +84,31 @@ UNREADABLE_TIMESTAMP = "unreadable_timestamp"
 # Participant-level exclusion of the points path (a number that is not a mobile number).
 INVALID = "invalid_msisdn"
 
-_AWARE_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
-_NS_MISSING = np.iinfo(np.int64).min
+# Row status codes shared with the streaming engine: 0 = valid; then the rejection
+# reasons other than invalid_msisdn, in precedence order (invalid_msisdn comes after 1).
+STATUS_LABELS = (
+    None,
+    MISSING_TRANSACTION_ID,
+    MISSING_AMOUNT,
+    NON_NUMERIC_AMOUNT,
+    NON_POSITIVE_AMOUNT,
+    AMOUNT_TOO_LARGE,
+    MISSING_TIMESTAMP,
+    UNREADABLE_TIMESTAMP,
+)
+
+# Draw dates drawkit accepts (a typo such as 9999 or 0001 is refused, never computed).
+MIN_DRAW_DATE, MAX_DRAW_DATE = FIRST_DRAW_DATE, LAST_DRAW_DATE  # one range: drawkit.config
+
+# Trimmed from both ends of ids, amounts and timestamps: Unicode white space (str.isspace)
+# and the zero-width characters U+200B-U+200D, U+2060, U+FEFF.
+TRIM_CHARS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+    + "\u200b\u200c\u200d\u2060\ufeff"
+)
+_MISSING = np.iinfo(np.int64).min  # "no time" marker in microsecond arrays
 Checks = list[tuple[str, np.ndarray]]  # (rejection reason, row mask)
 
 
@@ -112,15 +147,21 @@ def draw_window(config: PromotionConfig, draw_date: date) -> DrawWindow:
 
 
 def as_date(value: date | str) -> date:
-    """A draw date from a date, a datetime (its date) or an ISO string (YYYY-MM-DD)."""
+    """A draw date from a date, a datetime (its date) or an ISO string (YYYY-MM-DD),
+    between 2000-01-01 and 2199-12-31; anything else is an :class:`InputError`."""
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value).strip())
+        except ValueError as exc:
+            raise InputError(f"draw date must be YYYY-MM-DD, got {str(value)[:40]!r}") from exc
     try:
-        return date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InputError(f"draw date must be YYYY-MM-DD, got {value!r}") from exc
+        return check_draw_date(day)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------ result
@@ -143,6 +184,7 @@ class EligibilitySummary:
     draw_date: date | None = None
     points_mode: str = "per_recharge"
     entry_cap: int | None = None
+    blacklist_unreadable: int = 0  # blacklist entries that are not a number (not used)
 
     @property
     def accounted(self) -> bool:
@@ -166,6 +208,7 @@ class EligibilitySummary:
             "total_points": self.total_points,
             "total_entries": self.total_entries,
             "participants_excluded": dict(self.participants_excluded),
+            "blacklist_unreadable": self.blacklist_unreadable,
         }
 
     def to_json(self) -> str:
@@ -199,6 +242,11 @@ class EligibilitySummary:
                 f"warning: {self.duplicate_conflicts:,} duplicate transaction id(s) with "
                 "different content (the first occurrence was kept)"
             )
+        if self.blacklist_unreadable:
+            lines.append(
+                f"warning: {self.blacklist_unreadable:,} blacklist entr(y/ies) are not a phone "
+                "number and were not applied (fix the blacklist file)"
+            )
         return "\n".join(lines)
 
 
@@ -227,8 +275,10 @@ def apply_rules(
 ) -> EligibilityResult:
     """Apply the eligibility rules of ``config`` to ``recharges`` for ``draw_date``.
 
-    ``blacklist`` holds numbers in any spelling. Raises :class:`InputError` when a required
-    column is missing; bad values never raise, they are rejected row by row.
+    ``blacklist`` holds numbers in any spelling (entries that are not a number are counted
+    in ``summary.blacklist_unreadable``). Raises :class:`InputError` when a required column
+    is missing or the date is out of range; bad values never raise, they are rejected row
+    by row.
     """
     _require_columns(recharges, RECHARGE_COLUMNS, "recharges")
     draw_date = as_date(draw_date)
@@ -237,7 +287,7 @@ def apply_rules(
     tx_codes, tx_missing = _transaction_codes(recharges["transaction_id"])
     person, persons, msisdn_bad = _person_codes(recharges["msisdn"])
     kobo, amount_bad = _amount_kobo(recharges["amount_ngn"])
-    ts_ns, ts_bad = _timestamps_ns(recharges["timestamp"], config)
+    ts_us, ts_bad = _timestamps_us(recharges["timestamp"], config)
 
     # The first reason that applies wins: checks are listed in precedence order.
     labels: list[object] = [None]
@@ -252,15 +302,15 @@ def apply_rules(
     valid_pos = np.flatnonzero(valid)
     first_of, dup_pos = _duplicates(tx_codes, valid_pos)
     rule[dup_pos] = 1
-    conflicts = _conflicts(dup_pos, first_of[tx_codes[dup_pos]], person, kobo, ts_ns)
+    conflicts = _conflicts(dup_pos, first_of[tx_codes[dup_pos]], person, kobo, ts_us)
 
     live = valid & (rule == 0)
-    start_ns = _ns(window.start) if window.start is not None else np.iinfo(np.int64).min
-    inside = (ts_ns >= start_ns) & (ts_ns < _ns(window.cutoff))
+    inside = window_mask(ts_us, window)
     rule[live & ~inside] = 2
     live &= inside
 
-    banned = _blacklisted_persons(persons, blacklist)
+    listed = read_blacklist_numbers(blacklist)
+    banned = np.isin(persons, listed.national)
     row_banned = live & np.append(banned, False)[person]  # person -1 -> False
     rule[row_banned] = 3
     live &= ~row_banned
@@ -269,7 +319,7 @@ def apply_rules(
     rule[no_points_rows] = 4
     live &= ~no_points_rows
 
-    participants = _participant_frame(persons, points, config.entry_cap)
+    participants = participant_frame(persons, points, config.entry_cap)
     rejected = _rows_with(recharges, ~valid, "reason", np.array(labels, dtype=object)[reject])
     excluded_mask = valid & (rule > 0)
     labels = np.array(["", *RULES], dtype=object)
@@ -293,6 +343,7 @@ def apply_rules(
         draw_date=draw_date,
         points_mode=config.points_mode,
         entry_cap=config.entry_cap,
+        blacklist_unreadable=listed.unreadable,
     )
     assert summary.accounted, "eligibility lost rows"  # an invariant, not an input check
     return EligibilityResult(participants, rejected, excluded, summary)
@@ -314,7 +365,7 @@ def participants_from_points(
     values = pd.to_numeric(points["points"], errors="coerce").fillna(0).to_numpy(np.float64)
     values = np.floor(np.clip(values, 0, None))
     ok = person >= 0
-    banned = _blacklisted_persons(persons, blacklist)
+    banned = np.isin(persons, read_blacklist_numbers(blacklist).national)
     totals = np.bincount(person[ok], weights=values[ok], minlength=len(persons))
     totals = totals.astype(np.int64)
     keep_ban = ~banned
@@ -324,7 +375,7 @@ def participants_from_points(
         UNDER_ONE_POINT: int(np.count_nonzero(keep_ban & (totals < 1))),
     }
     totals = np.where(banned, 0, totals)
-    return _participant_frame(persons, totals, config.entry_cap), excluded
+    return participant_frame(persons, totals, config.entry_cap), excluded
 
 
 def empty_participants() -> pd.DataFrame:
@@ -338,36 +389,305 @@ def empty_participants() -> pd.DataFrame:
     )
 
 
-def participants_schema():  # -> pandera.pandas.DataFrameSchema
-    """The pandera schema of a participants frame (E.164, unique, at least 1 entry)."""
-    import pandera.pandas as pdr
+# ------------------------------------------------------------------------------ contract
 
-    return pdr.DataFrameSchema(
-        {
-            "msisdn": pdr.Column(str, pdr.Check.str_matches(r"^\+234[789]\d{9}$"), unique=True),
-            "points": pdr.Column(np.int64, pdr.Check.ge(1)),
-            "entries": pdr.Column(np.int64, pdr.Check.ge(1)),
-        },
-        checks=pdr.Check(lambda frame: frame["msisdn"].is_monotonic_increasing, error="sorted"),
-        strict=True,
-        ordered=True,
-    )
+E164_PATTERN = r"^\+234[789][0-9]{9}$"
+
+
+class ParticipantsContract:
+    """The participants contract: columns msisdn, points, entries in that order; msisdn
+    E.164 Nigerian mobile, unique and sorted ascending; points and entries int64 >= 1.
+    Checked in one vectorised pass (no copy of the frame)."""
+
+    def failures(self, frame: pd.DataFrame) -> list[tuple[str, str, int]]:
+        """(column, check, failing rows) for every failed check; empty when it holds."""
+        if list(frame.columns) != list(PARTICIPANT_COLUMNS):
+            found = ", ".join(map(str, frame.columns)) or "none"
+            return [("columns", f"exactly msisdn, points, entries (found {found})", 1)]
+        failed: list[tuple[str, str, int]] = []
+        try:
+            numbers = pa.array(frame["msisdn"], type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            numbers = None
+            failed.append(("msisdn", "dtype('str')", len(frame)))
+        if numbers is not None:
+            shaped = pc.fill_null(pc.match_substring_regex(numbers, E164_PATTERN), False)
+            bad = len(frame) - pc.sum(shaped).as_py() if len(frame) else 0
+            if bad:
+                failed.append(("msisdn", f"str_matches('{E164_PATTERN}')", bad))
+            if len(numbers) > 1:
+                after = pc.fill_null(pc.greater(numbers[1:], numbers[:-1]), False)
+                if not pc.all(after).as_py():
+                    same = pc.sum(pc.fill_null(pc.equal(numbers[1:], numbers[:-1]), False))
+                    distinct = pc.count_distinct(numbers).as_py()
+                    if distinct < len(numbers):
+                        failed.append(("msisdn", "field_uniqueness", len(numbers) - distinct))
+                    if same.as_py() < len(numbers) - 1:
+                        failed.append(("DataFrameSchema", "sorted", 1))
+        for column in ("points", "entries"):
+            values = frame[column]
+            if values.dtype != np.int64:
+                failed.append((column, f"dtype('int64') (found {values.dtype})", len(values)))
+                continue
+            low = int(np.count_nonzero(values.to_numpy() < 1))
+            if low:
+                failed.append((column, "greater_than_or_equal_to(1)", low))
+        return failed
+
+    def validate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` unchanged when it holds the contract; else :func:`check_participants`'
+        InputError."""
+        check_participants(frame)
+        return frame
+
+
+def participants_schema() -> ParticipantsContract:
+    """The participants contract (E.164, unique, sorted, at least 1 point and entry)."""
+    return ParticipantsContract()
 
 
 def check_participants(participants: pd.DataFrame) -> None:
-    """Check a participants frame against :func:`participants_schema` before it leaves
-    drawkit (the draw's input file); an InputError names the failed checks, never a number."""
-    from pandera.errors import SchemaErrors
+    """Check a participants frame against the contract before it leaves drawkit (the
+    draw's input file); an InputError names the failed checks, never a number."""
+    failed = ParticipantsContract().failures(participants)
+    if failed:
+        places = sum(count for _, _, count in failed)
+        named = "; ".join(f"{column}: {check}" for column, check, _ in failed)
+        raise InputError(f"participants break the contract in {places:,} place(s): {named}")
 
+
+# ------------------------------------------------------------------------------ value grammar
+# DuckDB SQL: one implementation of the id, amount and timestamp rules. The in-memory path
+# evaluates it once per distinct value; the streaming file engine once per row.
+
+A_OK, A_MISSING, A_NON_NUMERIC, A_NON_POSITIVE, A_TOO_LARGE = range(5)  # amount status
+_AMOUNT_LABELS = (None, MISSING_AMOUNT, NON_NUMERIC_AMOUNT, NON_POSITIVE_AMOUNT, AMOUNT_TOO_LARGE)
+TIME_OK, TIME_MISSING, TIME_UNREADABLE = range(3)
+DECIMAL_RE2 = r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
+TIMESTAMP_RE2 = (
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"(?:[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?"
+)
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_text(column: str) -> str:
+    """The trimmed text of ``column`` (any type), NULL when missing or blank. The set trim
+    runs only on values that start or end with a space or a character outside printable
+    ASCII (a cheap GLOB test), which is rare."""
+    text = f"CAST({column} AS VARCHAR)"
+    edge = f"{text} GLOB '[!!-~]*' OR {text} GLOB '*[!!-~]'"  # a space or non-printable
+    return (
+        f"nullif(CASE WHEN {edge} THEN trim({text}, {sql_literal(TRIM_CHARS)}) "
+        f"ELSE {text} END, '')"
+    )
+
+
+def sql_number_text(column: str) -> str:
+    """A DOUBLE column as amount text (mirror of :func:`number_text`): NaN is missing."""
+    return (
+        f"CASE WHEN {column} IS NULL OR isnan({column}) THEN NULL "
+        f"WHEN isinf({column}) THEN 'inf' WHEN {column} > {MAX_AMOUNT_NGN} THEN '1000000001' "
+        f"WHEN {column} <= 0 THEN '0' WHEN {column} < 0.01 THEN '0.001' "
+        f"ELSE CAST({column} AS VARCHAR) END"
+    )
+
+
+Layer = list[tuple[str, str]]  # (alias, SQL expression); may use the aliases of earlier layers
+
+
+def layered(source: str, base: str, layers: list[Layer]) -> str:
+    """``SELECT {base} FROM {source}`` with each layer's columns added by an outer SELECT
+    (so every expression is evaluated once per row)."""
+    query = f"SELECT {base} FROM {source}"
+    for layer in layers:
+        columns = ", ".join(f"{expr} AS {alias}" for alias, expr in layer)
+        query = f"SELECT *, {columns} FROM ({query})"  # noqa: S608 - constants only
+    return query
+
+
+def amount_layers(text: str) -> list[Layer]:
+    """Columns a_st (A_* status) and kobo (floor(amount x 100) when a_st = A_OK, else NULL)
+    for the trimmed amount text column ``text``."""
+    return [
+        [
+            ("a_ok", f"regexp_full_match({text}, {sql_literal(DECIMAL_RE2)})"),
+            ("a_whole", f"split_part(ltrim({text}, '+-'), '.', 1)"),
+            ("a_frac", f"split_part({text}, '.', 2)"),
+        ],
+        [
+            (
+                "a_st",
+                f"(CASE WHEN {text} IS NULL THEN {A_MISSING} "
+                f"WHEN NOT a_ok THEN {A_NON_NUMERIC} "
+                f"WHEN starts_with({text}, '-') OR NOT regexp_matches({text}, '[1-9]') "
+                f"THEN {A_NON_POSITIVE} "
+                f"WHEN TRY_CAST(a_whole AS DOUBLE) > {MAX_AMOUNT_NGN} "
+                f"OR (TRY_CAST(a_whole AS DOUBLE) = {MAX_AMOUNT_NGN} "
+                f"AND regexp_matches(a_frac, '[1-9]')) THEN {A_TOO_LARGE} ELSE {A_OK} END)",
+            )
+        ],
+        [
+            (
+                "kobo",
+                f"(CASE WHEN a_st = {A_OK} THEN "
+                "CAST(coalesce(nullif(a_whole, ''), '0') AS BIGINT) * 100 "
+                "+ CAST(rpad(left(a_frac, 2), 2, '0') AS BIGINT) END)",
+            )
+        ],
+    ]
+
+
+def timestamp_layers(text: str, timezone: str) -> list[Layer]:
+    """Columns t_us (UTC microseconds, NULL when unreadable; naive times read in
+    ``timezone``, the fraction cut to microseconds) and t_st (TIME_* status) for the
+    trimmed timestamp text column ``text``."""
+    return [
+        [
+            ("t_ok", f"regexp_full_match({text}, {sql_literal(TIMESTAMP_RE2)})"),
+            ("t_aware", f"length({text}) > 10 AND regexp_matches(substr({text}, 11), '[Zz+-]')"),
+        ],
+        [
+            (
+                "t_us",
+                f"(CASE WHEN NOT t_ok THEN NULL "
+                f"WHEN t_aware THEN epoch_us(TRY_CAST(upper({text}) AS TIMESTAMPTZ)) "
+                f"ELSE epoch_us(timezone({sql_literal(timezone)}, "
+                f"TRY_CAST(upper({text}) AS TIMESTAMP))) END)",
+            )
+        ],
+        [("t_st", sql_time_status(text, "t_us"))],
+    ]
+
+
+def sql_typed_timestamp_us(column: str, aware: bool, timezone: str) -> str:
+    """UTC microseconds of a typed TIMESTAMP (naive: read in ``timezone``) or TIMESTAMPTZ."""
+    if aware:
+        return f"epoch_us(CAST({column} AS TIMESTAMPTZ))"
+    return f"epoch_us(timezone({sql_literal(timezone)}, CAST({column} AS TIMESTAMP)))"
+
+
+def sql_time_status(text: str, us: str) -> str:
+    """TIME_* status from the trimmed text and its microseconds."""
+    return (
+        f"(CASE WHEN {text} IS NULL THEN {TIME_MISSING} "
+        f"WHEN {us} IS NULL THEN {TIME_UNREADABLE} ELSE {TIME_OK} END)"
+    )
+
+
+_connections = threading.local()
+
+
+def rules_connection() -> duckdb.DuckDBPyConnection:
+    """This thread's small DuckDB connection for evaluating the value grammar."""
+    con = getattr(_connections, "con", None)
+    if con is None:
+        con = duckdb.connect(config={"threads": 1})
+        con.execute("SET TimeZone = 'UTC'")
+        _connections.con = con
+    return con
+
+
+def _evaluate(table: pa.Table, query: str) -> pa.Table:
+    """Run ``query`` (built from this module's constants) over ``table`` registered as
+    ``v``; rows come back in the table's order."""
+    con = rules_connection()
+    con.register("v", table)
     try:
-        participants_schema().validate(participants, lazy=True)
-    except SchemaErrors as exc:
-        cases = exc.failure_cases
-        failed = cases[["column", "check"]].astype(str).drop_duplicates()
-        named = "; ".join(f"{column}: {check}" for column, check in failed.itertuples(index=False))
-        raise InputError(
-            f"participants break the contract in {len(cases):,} place(s): {named}"
-        ) from None
+        return arrow_table(con.sql(query))
+    finally:
+        con.unregister("v")
+
+
+def arrow_table(relation: duckdb.DuckDBPyRelation) -> pa.Table:
+    """A DuckDB relation's rows as an Arrow table (DuckDB 1.x and 2.x)."""
+    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+    return fetch()
+
+
+def number_text(value: float) -> str | None:
+    """A float amount as text: the shortest decimal that round-trips (mirror of
+    :func:`sql_number_text`); NaN is missing."""
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf"
+    if value > MAX_AMOUNT_NGN:
+        return "1000000001"
+    if value <= 0:
+        return "0"
+    if value < 0.01:
+        return "0.001"
+    return repr(float(value))
+
+
+def amount_text(value: object) -> str | None:
+    """Any amount value as the text the grammar reads (None when missing)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))  # not a number
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return number_text(float(value))
+    if isinstance(value, Decimal):
+        return None if value.is_nan() else format(value, "f")
+    return str(value)
+
+
+def amount_values(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
+    """(status A_*, kobo) per value, by the SQL grammar."""
+    texts = pa.array([amount_text(v) for v in values], type=pa.string())
+    query = layered("v", f"{sql_text('a0')} AS a", amount_layers("a"))
+    out = _evaluate(pa.table({"a0": texts}), query)
+    kobo_values = np.asarray(pc.fill_null(out["kobo"], 0), dtype=np.int64)
+    return np.asarray(out["a_st"], dtype=np.int8), kobo_values
+
+
+def timestamp_text(value: object) -> str | None:
+    """Any timestamp value as the text the grammar reads (None when missing)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def timestamp_values(values: Any, timezone: str) -> tuple[np.ndarray, np.ndarray]:
+    """(status TIME_*, UTC microseconds or the missing marker) per value."""
+    if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values.dtype):
+        aware = isinstance(values.dtype, pd.DatetimeTZDtype)
+        stamps = pa.array(values, from_pandas=True)
+        us = sql_typed_timestamp_us("t", aware, timezone)
+        query = f"SELECT t IS NULL AS missing, {us} AS us FROM v"  # noqa: S608 - constants only
+        out = _evaluate(pa.table({"t": stamps}), query)
+        missing = np.asarray(out["missing"], dtype=bool)
+        micros = np.asarray(pc.fill_null(out["us"], _MISSING), dtype=np.int64)
+        status = np.where(missing, TIME_MISSING, np.where(micros == _MISSING, TIME_UNREADABLE, 0))
+        return status.astype(np.int8), micros
+    texts = pa.array([timestamp_text(v) for v in values], type=pa.string())
+    query = layered("v", f"{sql_text('t0')} AS t", timestamp_layers("t", timezone))
+    out = _evaluate(pa.table({"t0": texts}), query)
+    micros = np.asarray(pc.fill_null(out["t_us"], _MISSING), dtype=np.int64)
+    return np.asarray(out["t_st"], dtype=np.int8), micros
+
+
+def transaction_text(value: object) -> str | None:
+    """A transaction id trimmed (case kept); None when missing or blank."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    text = str(value).strip(TRIM_CHARS)
+    return text or None
 
 
 # ------------------------------------------------------------------------------ columns
@@ -382,30 +702,24 @@ def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> 
         )
 
 
+def _uniques(column: pd.Series) -> tuple[np.ndarray, Any]:
+    """Codes per row (-1 for missing) and the distinct values."""
+    return pd.factorize(column, use_na_sentinel=True)
+
+
 def _transaction_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer code per distinct transaction id, and a mask of missing or blank ids."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    blank = _blank_strings(uniques)
-    missing = codes < 0
-    if blank.any():
-        missing |= np.append(blank, False)[codes]
-    return codes, missing
-
-
-def _blank_strings(values: Any) -> np.ndarray:
-    """True for values that are empty or whitespace-only strings."""
-    try:
-        arr = pa.array(values, type=pa.string(), from_pandas=True)
-        blank = pc.match_substring_regex(arr, r"^\s*$")  # no trimmed copy of every id
-        return np.asarray(pc.fill_null(blank, False), dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool)
+    """Integer code per distinct trimmed transaction id, and a mask of missing or blank ids."""
+    codes, uniques = _uniques(column)
+    trimmed = pd.Series([transaction_text(v) for v in uniques], dtype=object)
+    same, _ = pd.factorize(trimmed, use_na_sentinel=True)
+    row_codes = np.append(same, -1)[codes]
+    return row_codes, row_codes < 0
 
 
 def _person_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray, Checks]:
     """Per row a participant code (-1 when invalid); per code the national number (int64,
     which sorts like E.164); the rejection masks. Numbers are checked once per spelling."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    codes, uniques = _uniques(column)
     national, reason = national_numbers(pd.Series(uniques))
     valid = national >= 0
     person_of_unique = np.full(len(national), -1, dtype=np.int64)
@@ -424,159 +738,88 @@ def _person_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray, Checks]:
 
 def _amount_kobo(column: pd.Series) -> tuple[np.ndarray, Checks]:
     """Amounts in kobo (int64; 0 where invalid) and the rejection masks."""
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        values = pd.to_numeric(column, errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        missing = np.isnan(values)
-        non_numeric = np.isinf(values)
-    else:
-        codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        text = pd.Series(uniques, dtype=object).map(_amount_text)
-        parsed = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        blank = np.append(text.isna().to_numpy(), True)
-        values = np.append(parsed, np.nan)[codes]
-        missing = blank[codes]
-        non_numeric = ~missing & ~np.isfinite(values)
-    non_positive = np.isfinite(values) & (values <= 0)
-    too_large = np.isfinite(values) & (values > MAX_AMOUNT_NGN)
-    good = ~(missing | non_numeric | non_positive | too_large)
-    kobo = np.zeros(len(values), dtype=np.int64)
-    kobo[good] = np.round(values[good] * 100).astype(np.int64)
-    checks = [
-        (MISSING_AMOUNT, missing),
-        (NON_NUMERIC_AMOUNT, non_numeric),
-        (NON_POSITIVE_AMOUNT, non_positive),
-        (AMOUNT_TOO_LARGE, too_large),
-    ]
+    codes, uniques = _uniques(column)
+    status_u, kobo_u = amount_values(uniques)
+    status = np.append(status_u, A_MISSING)[codes]
+    kobo = np.append(kobo_u, 0)[codes]
+    checks = [(label, status == code) for code, label in enumerate(_AMOUNT_LABELS) if code]
     return kobo, checks
 
 
-def _amount_text(value: object) -> object:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return "not a number"
-    text = str(value).strip()
-    return text or None
-
-
 def parse_timestamps(values: pd.Series, config: PromotionConfig) -> pd.Series:
-    """Timestamps as UTC (tz-aware) by the rules :func:`apply_rules` uses: ISO 8601, naive
-    values read in the promotion timezone; NaT where missing or unreadable."""
-    ns, _ = _timestamps_ns(values, config)
+    """Timestamps as UTC (tz-aware, nanoseconds) by the rules :func:`apply_rules` uses:
+    ISO 8601, naive values read in the promotion timezone; NaT where missing, unreadable
+    or beyond what nanoseconds hold (before 1677 or after 2262)."""
+    us, _ = _timestamps_us(values, config)
+    limit = np.iinfo(np.int64).max // 1000
+    ns = np.where((us != _MISSING) & (np.abs(us) < limit), us * 1000, _MISSING)
     stamps = pd.to_datetime(ns.view("datetime64[ns]")).tz_localize("UTC")
     return pd.Series(stamps, index=values.index)
 
 
-def _timestamps_ns(column: pd.Series, config: PromotionConfig) -> tuple[np.ndarray, Checks]:
-    """UTC nanoseconds per row (naive values read in the promotion timezone), rejections."""
-    if isinstance(column.dtype, pd.DatetimeTZDtype):
-        parsed = column.dt.tz_convert("UTC")
-        missing = parsed.isna().to_numpy()
-        unreadable = np.zeros(len(column), dtype=bool)
-    elif pd.api.types.is_datetime64_dtype(column):
-        missing = column.isna().to_numpy()
-        parsed = column.dt.tz_localize(config.tz, ambiguous="NaT", nonexistent="NaT")
-        unreadable = parsed.isna().to_numpy() & ~missing
+def _timestamps_us(column: pd.Series, config: PromotionConfig) -> tuple[np.ndarray, Checks]:
+    """UTC microseconds per row (naive values read in the promotion timezone), rejections."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        status, us = timestamp_values(column.reset_index(drop=True), config.timezone)
     else:
-        codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        u_ns, u_missing = _parse_unique_timestamps(uniques, config)
-        ns = np.append(u_ns, _NS_MISSING)[codes]
-        missing = np.append(u_missing, True)[codes]
-        unreadable = (ns == _NS_MISSING) & ~missing
-        return ns, [(MISSING_TIMESTAMP, missing), (UNREADABLE_TIMESTAMP, unreadable)]
-    ns = parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
-    ns = ns.to_numpy().view(np.int64).copy()
-    ns[missing | unreadable] = _NS_MISSING
-    return ns, [(MISSING_TIMESTAMP, missing), (UNREADABLE_TIMESTAMP, unreadable)]
-
-
-_ISO_RE2 = (
-    r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?)?"
-    r"(?:Z|[+-]\d{2}:?\d{2})?$"
-)
-
-
-def _parse_unique_timestamps(
-    uniques: Any, config: PromotionConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Parse distinct timestamp values: aware ones converted, naive ones localised.
-
-    Plain ISO 8601 goes through pyarrow's parser; anything else (or a group Arrow refuses)
-    through pandas, which gives NaT for what it cannot read.
-    """
-    text = _arrow_text(uniques)
-    missing = np.asarray(pc.is_null(text), dtype=bool)
-    ns = np.full(len(text), _NS_MISSING, dtype=np.int64)
-    aware = np.asarray(pc.fill_null(pc.match_substring_regex(text, _AWARE_SUFFIX), False))
-    plain = np.asarray(pc.fill_null(pc.match_substring_regex(text, _ISO_RE2), False))
-    groups = [
-        (plain & aware, True, True),
-        (plain & ~aware, False, True),
-        (~plain & aware & ~missing, True, False),
-        (~plain & ~aware & ~missing, False, False),
+        codes, uniques = _uniques(column)
+        status_u, us_u = timestamp_values(uniques, config.timezone)
+        status = np.append(status_u, TIME_MISSING)[codes]
+        us = np.append(us_u, _MISSING)[codes]
+    checks = [
+        (MISSING_TIMESTAMP, status == TIME_MISSING),
+        (UNREADABLE_TIMESTAMP, status == TIME_UNREADABLE),
     ]
-    for mask, is_aware, fast in groups:
-        if mask.any():
-            idx = np.flatnonzero(mask)
-            values = text.take(pa.array(idx))
-            parsed = _arrow_ns(values, is_aware, config) if fast else None
-            if parsed is None:
-                parsed = _pandas_ns(values, is_aware, config)
-            ns[idx] = parsed
-    return ns, missing
+    return us, checks
 
 
-def _arrow_text(values: Any) -> pa.Array:
-    """Distinct values as an Arrow string array, stripped; blanks become nulls."""
-    try:
-        text = pa.array(values, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        text = pa.array([_timestamp_text(v) for v in values], type=pa.string())
-    text = pc.utf8_trim_whitespace(text)
-    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+def microseconds(when: datetime) -> int:
+    """UTC microseconds since the epoch of an aware datetime."""
+    delta = when.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _arrow_ns(values: pa.Array, aware: bool, config: PromotionConfig) -> np.ndarray | None:
-    """UTC nanoseconds by Arrow's ISO 8601 parser, or None when Arrow refuses the group."""
-    try:
-        if aware:
-            parsed = values.cast(pa.timestamp("ns", "UTC"))
-        else:
-            local = values.cast(pa.timestamp("ns"))
-            parsed = pc.assume_timezone(local, timezone=config.timezone)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return np.asarray(parsed.cast(pa.int64()).fill_null(_NS_MISSING), dtype=np.int64)
+def window_mask(us: np.ndarray, window: DrawWindow) -> np.ndarray:
+    """True where the UTC microseconds fall in ``[start, cutoff)`` (the marker never)."""
+    start = microseconds(window.start) if window.start is not None else _MISSING + 1
+    return (us >= start) & (us < microseconds(window.cutoff))
 
 
-def _pandas_ns(values: pa.Array, aware: bool, config: PromotionConfig) -> np.ndarray:
-    """UTC nanoseconds by pandas' ISO 8601 parser (NaT -> missing marker)."""
-    series = pd.Series(values.to_pylist(), dtype=object)
-    if aware:
-        parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
-    else:
-        parsed = pd.to_datetime(series, format="ISO8601", errors="coerce")
-        parsed = parsed.dt.tz_localize(config.tz, ambiguous="NaT", nonexistent="NaT")
-    parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
-    out = parsed.to_numpy().view(np.int64).copy()
-    out[parsed.isna().to_numpy()] = _NS_MISSING
-    return out
+# ------------------------------------------------------------------------------ blacklist
 
 
-def _timestamp_text(value: object) -> str | None:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value).strip()
-    return text or None
+@dataclass(frozen=True)
+class BlacklistNumbers:
+    """A blacklist read: the national numbers (int64) and what could not be read."""
+
+    national: np.ndarray
+    unreadable: int = 0
+    sample: tuple[str, ...] = ()  # masked
 
 
-def _ns(when: datetime) -> int:
-    return int(pd.Timestamp(when).tz_convert("UTC").value)
+def read_blacklist_numbers(
+    blacklist: Iterable[object] | pd.Series | BlacklistNumbers | None,
+) -> BlacklistNumbers:
+    """The numbers of a blacklist in any spelling; entries that are not a number (blank
+    ones aside) are counted, logged with a masked sample, never silently dropped."""
+    if blacklist is None:
+        return BlacklistNumbers(np.zeros(0, dtype=np.int64))
+    if isinstance(blacklist, BlacklistNumbers):
+        return blacklist
+    values = blacklist if isinstance(blacklist, pd.Series) else pd.Series(list(blacklist))
+    codes, uniques = _uniques(values)
+    national, reason = national_numbers(pd.Series(uniques))
+    bad = (national < 0) & (reason.fillna("") != "missing phone number").to_numpy()
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    unreadable = int(counts[bad].sum())
+    sample = tuple(mask(v) for v in pd.Series(uniques)[bad].head(3))
+    if unreadable:
+        logger.warning(
+            "%d blacklist entr(y/ies) are not a phone number and are not applied (e.g. %s)",
+            unreadable,
+            ", ".join(sample),
+        )
+    return BlacklistNumbers(np.unique(national[national >= 0]), unreadable, sample)
 
 
 # ------------------------------------------------------------------------------ rules
@@ -603,18 +846,6 @@ def _conflicts(dup_pos: np.ndarray, first_pos: np.ndarray, *columns: np.ndarray)
     return int(np.count_nonzero(differs))
 
 
-def _blacklisted_persons(
-    persons: np.ndarray, blacklist: Iterable[object] | pd.Series | None
-) -> np.ndarray:
-    """True per participant (national number) on the blacklist, written in any spelling."""
-    if blacklist is None or len(persons) == 0:
-        return np.zeros(len(persons), dtype=bool)
-    values = blacklist if isinstance(blacklist, pd.Series) else pd.Series(list(blacklist))
-    _, uniques = pd.factorize(values)
-    national, _ = national_numbers(pd.Series(uniques))
-    return np.isin(persons, national[national >= 0])
-
-
 def _points(
     person: np.ndarray, kobo: np.ndarray, live: np.ndarray, config: PromotionConfig, size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -623,19 +854,20 @@ def _points(
     who = person[live]
     has_rows = np.bincount(who, minlength=size) > 0
     if config.points_mode == "summed":
-        totals = np.bincount(who, weights=kobo[live], minlength=size)
-        points = (totals // unit).astype(np.int64)
+        totals = np.zeros(size, dtype=np.int64)
+        np.add.at(totals, who, kobo[live])  # exact integers (no float weights)
+        points = totals // unit
         zero_rows = live & (np.append(points, 0)[person] < 1)  # person -1 -> 0
     else:
         row_points = kobo // unit
         zero_rows = live & (row_points < 1)
         keep = live & ~zero_rows
-        points = np.bincount(person[keep], weights=row_points[keep], minlength=size)
-        points = points.astype(np.int64)
+        points = np.zeros(size, dtype=np.int64)
+        np.add.at(points, person[keep], row_points[keep])
     return points, zero_rows, has_rows
 
 
-def _participant_frame(persons: np.ndarray, points: np.ndarray, cap: int | None) -> pd.DataFrame:
+def participant_frame(persons: np.ndarray, points: np.ndarray, cap: int | None) -> pd.DataFrame:
     """Eligible participants (points >= 1) sorted by msisdn, entries capped."""
     keep = points >= 1
     if not keep.any():

@@ -9,6 +9,7 @@ number, so both paths accept exactly the same numbers (tests check they agree).
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import numpy as np
@@ -32,13 +33,46 @@ def _mobile_pattern() -> re.Pattern[str]:
     return re.compile(f"(?:{metadata.mobile.national_number_pattern})")
 
 
+@lru_cache(maxsize=1)
+def mobile_prefixes() -> dict[str, str]:
+    """The leading digits of Nigerian mobile numbers, from libphonenumber's metadata:
+    {first three national digits: the fourth digits allowed after them}."""
+    pattern = _mobile_pattern()
+    found: dict[str, str] = {}
+    for head in range(1000, 10000):
+        if pattern.fullmatch(f"{head}000000") or pattern.fullmatch(f"{head}999999"):
+            key = str(head)[:3]
+            found[key] = found.get(key, "") + str(head)[3]
+    return found
+
+
+def mobile_prefix_regex(separator: str = "") -> str:
+    """A regex for the first four national digits of a mobile number (from the metadata),
+    with ``separator`` allowed before the fourth: used by log redaction and the leak scan."""
+    parts = []
+    for head, fourth in sorted(mobile_prefixes().items()):
+        tail = r"\d" if fourth == "0123456789" else f"[{fourth}]"
+        parts.append(f"{head}{separator}{tail}")
+    return "(?:" + "|".join(parts) + ")"
+
+
 # A number a spreadsheet saved as a float, written out as text: "2348031234567.0".
 _FLOAT_TEXT = re.compile(r"^(\+?\d+)\.0+$")
+# Zero-width characters removed anywhere in a number; prefixes a spreadsheet or a phone
+# export adds: an Excel text apostrophe, tel:.
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_TEXT_PREFIX = re.compile(r"^(?:'|tel:)+", re.IGNORECASE)
+
+
+def _clean(text: str) -> str:
+    """NFKC (full-width digits and ＋), zero-width characters out, a leading ' or tel: off."""
+    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text)).strip()
+    return _TEXT_PREFIX.sub("", text).strip()
 
 
 def _national_number(text: str) -> str | None:
     """Strip a written number down to its 10-digit national number, or None."""
-    compact = _SEPARATORS.sub("", _FLOAT_TEXT.sub(r"\1", text.strip()))
+    compact = _SEPARATORS.sub("", _FLOAT_TEXT.sub(r"\1", _clean(text)))
     if compact.startswith("+"):
         compact = compact[1:]
         if not compact.startswith(COUNTRY_CODE):
@@ -50,7 +84,7 @@ def _national_number(text: str) -> str | None:
         compact = compact[len(COUNTRY_CODE) :]
     if compact.startswith("0") and len(compact) == 11:
         compact = compact[1:]  # national trunk prefix; also fixes the common 2340... slip
-    if len(compact) != 10 or not compact.isdigit():
+    if len(compact) != 10 or not (compact.isascii() and compact.isdigit()):
         return None
     return compact
 
@@ -59,7 +93,9 @@ def normalize(value: object) -> str:
     """Return ``value`` as an E.164 Nigerian mobile number (``+2348031234567``).
 
     Accepts ``08031234567``, ``8031234567``, ``2348031234567``, ``+234 803 123 4567``,
-    ``+2348031234567`` and the same with dashes or dots. Raises
+    ``+2348031234567``, the same with dashes, dots, slashes or brackets, a spreadsheet
+    float (``2348031234567.0``), an Excel text prefix (``'0803...``), ``tel:``, zero-width
+    characters and full-width digits (docs/eligibility-rules.md, *Numbers*). Raises
     :class:`~drawkit.errors.InvalidMsisdnError` (with the value masked) otherwise.
     """
     reason = invalid_reason(value)
@@ -197,3 +233,17 @@ def mask_series(values: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     table = np.append(np.array([mask(u) for u in uniques], dtype=object), "")
     return pd.Series(table[codes], index=values.index, dtype="string")
+
+
+def national_sql(column: str) -> str:
+    """A DuckDB SQL expression: the 10-digit national number (BIGINT) of the text in
+    ``column`` when it takes the common spellings (the vectorised fast path of
+    :func:`national_numbers`, same RE2 patterns), else NULL; callers send the NULLs
+    through :func:`national_numbers` for the exact answer and the reason."""
+    compact = f"regexp_replace(trim({column}), '{_SEPARATORS_RE2}', '', 'g')"
+    national = f"regexp_extract({compact}, '{_NATIONAL_RE2}', 1)"
+    mobile = _mobile_pattern().pattern
+    return (
+        f"(CASE WHEN regexp_full_match({national}, '{mobile}') "
+        f"THEN CAST({national} AS BIGINT) END)"
+    )

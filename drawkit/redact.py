@@ -10,15 +10,25 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Any spelling drawkit.msisdn accepts, inside text: +234 803 123 4567, 2348031234567,
 # 002348031234567, 23408031234567, (0803) 123-4567, 0803/123/4567, 8031234567, and the
-# URL-encoded %2B2348031234567 that HTTP libraries log.
+# URL-encoded %2B2348031234567 that HTTP libraries log. The mobile prefixes (0701..0729,
+# 0802..0819, 0901..0916, ...) come from libphonenumber's metadata, not a hand list.
 _SEP = r"[\s\-./()\u00a0]{0,3}"
-_MSISDN_IN_TEXT = re.compile(
-    rf"(?<![\w+])(?:(?:\+|%2B|00)?\(?234\)?{_SEP}\(?0?|\(?0)?[789][01]\d(?:{_SEP}\d){{7}}(?!\d)",
-    re.IGNORECASE,
-)
+
+
+@lru_cache(maxsize=1)
+def _msisdn_in_text() -> re.Pattern[str]:
+    """The pattern, built on first use (the numbering plan's libraries load then)."""
+    from drawkit.msisdn import mobile_prefix_regex
+
+    return re.compile(
+        rf"(?<![\w+])(?:(?:\+|%2B|00)?\(?234\)?{_SEP}\(?0?|\(?0)?"
+        rf"{mobile_prefix_regex(_SEP)}(?:{_SEP}\d){{6}}(?!\d)",
+        re.IGNORECASE,
+    )
 _KEY_IN_TEXT = re.compile(r"\b(ph[xc]_)[A-Za-z0-9_\-]{8,}")
 _registered_secrets: set[str] = set()
 
@@ -34,11 +44,11 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "[REDACTED]")
     text = _KEY_IN_TEXT.sub(lambda m: m.group(1) + "[REDACTED]", text)
-    if not _MSISDN_IN_TEXT.search(text):
+    if sum(c.isdigit() for c in text) < 10:  # no room for a phone number: nothing to load
         return text
-    from drawkit.msisdn import mask  # the number plan's libraries load only when needed
+    from drawkit.msisdn import mask
 
-    return _MSISDN_IN_TEXT.sub(lambda m: mask(re.sub("(?i)%2B", "+", m.group(0))), text)
+    return _msisdn_in_text().sub(lambda m: mask(re.sub("(?i)%2B", "+", m.group(0))), text)
 
 
 class RedactingFilter(logging.Filter):

@@ -268,3 +268,57 @@ def _spoil(rng: np.random.Generator, columns: dict[str, pa.Array], share: float)
         picked = np.array(values, dtype=object)[rng.integers(0, len(values), len(rows))]
         replacement = pa.array(picked.tolist(), type=pa.string())
         columns[name] = pc.replace_with_mask(columns[name], pa.array(mask), replacement)
+
+
+def write_synth_stream(
+    subscribers: int,
+    days: int,
+    end_date: date,
+    out_dir: str | Path,
+    seed: int,
+    fmt: str = "parquet",
+    config: PromotionConfig | None = None,
+    chunk_subscribers: int = 500_000,
+    **options: float,
+) -> dict[str, Path]:
+    """Generate and write recharges chunk by chunk (memory bounded by one chunk), for
+    data sets larger than memory (100 M rows and more).
+
+    Each chunk is :func:`generate` of up to ``chunk_subscribers`` subscribers with its own
+    seed; transaction ids get the chunk number so they stay unique across chunks (the
+    duplicates of a chunk stay duplicates). Writes recharges.parquet|csv and
+    blacklist.csv into ``out_dir``; the same arguments always give the same files.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"format must be csv or parquet, not {fmt!r}")
+    if subscribers < 1 or chunk_subscribers < 1:
+        raise ValueError("subscribers and chunk_subscribers must be at least 1")
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    recharges = out / f"recharges.{fmt}"
+    schema = pa.schema([(name, pa.string()) for name in COLUMNS])
+    writer: pq.ParquetWriter | pacsv.CSVWriter
+    if fmt == "parquet":
+        writer = pq.ParquetWriter(recharges, schema)
+    else:
+        writer = pacsv.CSVWriter(recharges, schema)
+    listed: list[pa.Array] = []
+    try:
+        for index, first in enumerate(range(0, subscribers, chunk_subscribers)):
+            count = min(chunk_subscribers, subscribers - first)
+            data = generate(count, days, end_date, seed * 100_003 + index, config, **options)
+            table = pa.Table.from_pandas(data.recharges, preserve_index=False).cast(schema)
+            ids = pc.binary_join_element_wise(f"C{index:04d}-", table["transaction_id"], "")
+            table = table.set_column(0, "transaction_id", ids)
+            writer.write_table(table)
+            listed.append(pa.array(data.blacklist.astype(object), pa.string()))
+            del data, table
+    finally:
+        writer.close()
+    blacklist = out / "blacklist.csv"
+    numbers = pa.concat_arrays(listed) if listed else pa.array([], pa.string())
+    pacsv.write_csv(pa.table({"msisdn": numbers}), blacklist)
+    return {"recharges": recharges, "blacklist": blacklist}

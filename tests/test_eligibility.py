@@ -226,7 +226,8 @@ def test_invalid_rows_are_rejected_with_a_reason() -> None:
         "unreadable_timestamp",
     ]
     assert reasons[9] == "invalid_msisdn: missing phone number"
-    assert reasons[10:] == ["amount_too_large", "non_numeric_amount"]
+    # "1e300" has an exponent: not a plain decimal (docs/eligibility-rules.md, Amounts).
+    assert reasons[10:] == ["non_numeric_amount", "non_numeric_amount"]
     assert result.participants.empty
     assert sum(result.summary.rows_rejected.values()) == len(rows)
     # Rejected rows keep their input columns unchanged.
@@ -377,3 +378,119 @@ def test_every_row_is_accounted_for_exactly_once(rows, summed, cap) -> None:
         assert (result.participants["entries"] <= cap).all()
     assert s.total_entries == int(result.participants["entries"].sum())
     assert "+2347030001111" not in set(result.participants["msisdn"])
+
+
+# ------------------------------------------------------------------ input edges (issue 16)
+
+
+def test_blacklist_reads_every_export_spelling_and_counts_what_it_cannot() -> None:
+    people = [f"080312345{i:02d}" for i in range(8)]
+    rows = [(f"t{i}", m, "500", "2026-11-26T08:00:00") for i, m in enumerate(people)]
+    listed = [
+        "'08031234500",  # Excel text prefix
+        "tel:+2348031234501",
+        "0803\u200b1234502",  # zero-width space
+        "\uff0b2348031234503",  # full-width plus
+        "08031234504;",  # trailing ;
+        "08031234505 (staff)",
+        "2.34803E+12",  # a float that lost its digits
+        "O8031234507",  # letter O
+    ]
+    result = apply_rules(frame(rows), CONFIG, DRAW, blacklist=pd.Series(listed))
+    assert result.summary.rows_excluded[BLACKLISTED] == 4
+    assert sorted(points_of(result)) == ["+2348031234504", "+2348031234505",
+                                         "+2348031234506", "+2348031234507"]
+    assert result.summary.blacklist_unreadable == 4
+    assert "4 blacklist entr" in result.summary.format()
+    assert result.summary.to_dict()["blacklist_unreadable"] == 4
+
+
+def test_transaction_ids_are_trimmed_case_kept() -> None:
+    rows = [
+        ("T3", A, "100", "2026-11-26T08:00:00"),
+        ("T3 ", A, "100", "2026-11-26T08:00:00"),
+        (" T3", A, "100", "2026-11-26T08:00:00"),
+        ("\u200bT3\u00a0", A, "100", "2026-11-26T08:00:00"),
+        ("t3", A, "100", "2026-11-26T08:00:00"),
+    ]
+    result = apply_rules(frame(rows), CONFIG, DRAW)
+    assert points_of(result) == {A: 2}  # T3 and t3
+    assert result.summary.rows_excluded[DUPLICATE] == 3
+    assert list(result.excluded.index) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("word", ["now", "today", "yesterday", "tomorrow", "epoch", "infinity"])
+def test_timestamp_words_are_unreadable(word: str) -> None:
+    result = apply_rules(frame([("t1", A, "100", word)]), CONFIG, DRAW)
+    assert list(result.rejected["reason"]) == ["unreadable_timestamp"]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "outcome"),
+    [
+        ("9999-12-31T23:59:59Z", OUTSIDE_WINDOW),
+        ("0001-01-01T00:00:00", OUTSIDE_WINDOW),
+        ("2262-04-12T00:00:00Z", OUTSIDE_WINDOW),  # past what nanoseconds hold
+        ("2026-11-26T22:59:59.9999999Z", "counted"),  # cut to microseconds, never rounded up
+        ("2026-11-26T22:59:59.999999999+00:00", "counted"),
+        ("2026-11-26", "counted"),  # midnight in Lagos
+        ("2026-11-26T12:00+0100", "counted"),
+        ("2026-02-30T10:00:00", "unreadable_timestamp"),
+        ("2026-11-26T24:00:00", "unreadable_timestamp"),
+        ("2026-11-26 8:00", "unreadable_timestamp"),
+        ("26/11/2026", "unreadable_timestamp"),
+    ],
+)
+def test_timestamp_grammar(stamp: str, outcome: str) -> None:
+    result = apply_rules(frame([("t1", A, "100", stamp)]), CONFIG, DRAW)
+    if outcome == "counted":
+        assert result.summary.rows_counted == 1
+    elif outcome == OUTSIDE_WINDOW:
+        assert result.summary.rows_excluded[OUTSIDE_WINDOW] == 1
+    else:
+        assert list(result.rejected["reason"]) == [outcome]
+
+
+@pytest.mark.parametrize(
+    ("amount", "outcome"),
+    [
+        ("99.9999", 0),  # floor, not rounding: 9,999 kobo
+        ("199.999", 1),
+        ("100.00", 1),
+        (".5", 0),
+        ("+250", 2),
+        ("0001000", 10),
+        ("1000000000", 10_000_000),
+        ("1000000000.01", "amount_too_large"),
+        ("1e3", "non_numeric_amount"),
+        ("1,000", "non_numeric_amount"),
+        ("500.", "non_numeric_amount"),
+        ("\uff15\uff10\uff10", "non_numeric_amount"),  # full-width digits
+        ("-0", "non_positive_amount"),
+        ("0.00", "non_positive_amount"),
+        (99.9999, 0),
+        (199.99, 1),  # a float: its shortest decimal, 199.99
+        (float("inf"), "non_numeric_amount"),
+    ],
+)
+def test_amount_grammar(amount: object, outcome: object) -> None:
+    rows = frame([("t1", A, amount, "2026-11-26T12:00:00")])
+    result = apply_rules(rows, CONFIG, DRAW)
+    if isinstance(outcome, int):
+        assert points_of(result) == ({A: outcome} if outcome else {})
+    else:
+        assert list(result.rejected["reason"]) == [outcome]
+
+
+@pytest.mark.parametrize("day", ["9999-01-01", "0001-01-01", "2263-01-01", "1999-12-31",
+                                 "2200-01-01", date(2263, 1, 1)])
+def test_draw_dates_out_of_range_are_refused(day) -> None:
+    with pytest.raises(InputError, match="2000-01-01 .. 2199-12-31"):
+        draw_window(CONFIG, day)
+    with pytest.raises(InputError, match="outside"):
+        apply_rules(frame([]), CONFIG, day)
+
+
+def test_draw_dates_at_the_range_ends() -> None:
+    assert draw_window(CONFIG, "2000-01-01").cutoff.year == 1999
+    assert draw_window(CONFIG, "2199-12-31").cutoff.year == 2199

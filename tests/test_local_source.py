@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import stat
 import threading
@@ -230,3 +232,121 @@ def test_write_participants_refuses_a_frame_that_breaks_the_contract(tmp_path) -
     assert "sorted" in str(caught.value)
     assert "8031234567" not in str(caught.value)
     assert not (tmp_path / "participants.csv").exists()
+
+
+# ------------------------------------------------------------------ hostile files (issue 16)
+
+HEADER = "transaction_id,msisdn,amount_ngn,timestamp\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"transaction_id,msisdn,msisdn,amount_ngn,timestamp\nt1,0803,0803,1,x\n", "appears twice"),
+        (b"transaction_id,msisdn,amount_ngn,timestamp," + b"x" * 200_000 + b"\nt1,1,1,1,1\n",
+         "cannot read|header"),
+        (HEADER.encode() + b't1,"08031234567,100,2026-11-26\nt2,0803,1,x\n', "unterminated quote"),
+        (b"\x00" * 64, "NUL"),
+        (HEADER.encode() + b"t1,0803,1\n", "Expected Number of Columns"),
+        (b"", "empty"),
+        (HEADER.encode() + b"t1," + b"9" * (3 << 20) + b",1,x\n", "longer than 1 MiB"),
+        (HEADER.encode() + b"t0,1,1,x\n" * 10 + b"t1," + b"9" * (3 << 20) + b",1,x\nt2,1,1,x\n",
+         "longer than 1 MiB"),
+    ],
+)
+def test_hostile_csv_files_are_clear_errors(tmp_path: Path, body: bytes, words: str) -> None:
+    path = tmp_path / "recharges.csv"
+    path.write_bytes(body)
+    for read in (
+        read_recharges,
+        lambda p: LocalDataSource(p).get_eligible_participants(DRAW),
+    ):
+        with pytest.raises(InputError, match=words) as info:
+            read(path)
+        assert str(path) in str(info.value)
+        assert "08031234567" not in str(info.value)
+
+
+def test_big_csv_with_quoted_newlines_is_read(tmp_path: Path) -> None:
+    lines = [HEADER]
+    for i in range(40_000):  # ~2.5 MB
+        lines.append(f't{i},08031234567,100,2026-11-26T10:00:00,"a note\nover two lines {i}"\n')
+    path = tmp_path / "recharges.csv"
+    path.write_text(HEADER.strip() + ",note\n" + "".join(lines[1:]), encoding="utf-8")
+    assert len(read_recharges(path)) == 40_000
+    result = LocalDataSource(path).get_eligible_participants(DRAW)
+    assert result.summary.rows_counted == 40_000
+
+
+def test_parquet_nested_columns_and_year_9999(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    nested = tmp_path / "nested.parquet"
+    pq.write_table(
+        pa.table({"transaction_id": ["t1"], "msisdn": [["08031234567"]], "amount_ngn": ["100"],
+                  "timestamp": ["2026-11-26T10:00:00"]}),
+        nested,
+    )
+    for read in (read_recharges, lambda p: LocalDataSource(p).get_eligible_participants(DRAW)):
+        with pytest.raises(InputError, match="column msisdn holds"):
+            read(nested)
+    far = tmp_path / "far.parquet"
+    from datetime import datetime
+
+    pq.write_table(
+        pa.table({"transaction_id": ["t1", "t2"], "msisdn": ["08031234567"] * 2,
+                  "amount_ngn": [100, 100], "extra": pa.array([[1], [2]]),
+                  "timestamp": pa.array([datetime(9999, 12, 31), datetime(2026, 11, 26, 10)],
+                                        pa.timestamp("us"))}),
+        far,
+    )
+    for result in (LocalDataSource(far).get_eligible_participants(DRAW),
+                   LocalDataSource(read_recharges(far)).get_eligible_participants(DRAW)):
+        assert result.summary.rows_excluded["outside_window"] == 1
+        assert result.summary.rows_counted == 1
+
+
+def test_rejected_csv_is_private_masked_and_formula_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "recharges.csv"
+    path.write_text(
+        HEADER
+        + "=HYPERLINK(\"http://x\"),08031234567,abc,2026-11-26T10:00:00\n"
+        + "t2,+2348051234569,-100,2026-11-26T10:00:00\n"
+        + "@SUM(A1),0805 123 4569,+5,never\n"
+        + "t4,12345,100,2026-11-26T10:00:00\n",
+        encoding="utf-8",
+    )
+    for source in (LocalDataSource(path), LocalDataSource(read_recharges(path))):
+        out = tmp_path / f"out-{id(source)}"
+        result, paths = source.write_cohort(DRAW, out)
+        assert stat.S_IMODE(paths["rejected"].stat().st_mode) == 0o600
+        text = paths["rejected"].read_text()
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0] == ["transaction_id", "msisdn", "amount_ngn", "timestamp", "reason"]
+        cells = [cell for row in rows[1:] for cell in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
+        assert "'=HYPERLINK(\"http://x\")" in cells and "'-100" in cells and "'@SUM(A1)" in cells
+        assert "08031234567" not in text and "8051234569" not in text
+        assert result.summary.rows_in == 4 and len(rows) == 5
+
+
+def test_an_output_path_that_is_a_folder_is_a_clear_error(files: dict[str, Path]) -> None:
+    out = files["dir"] / "out"
+    (out / "participants.csv").mkdir(parents=True)
+    result = LocalDataSource(files["recharges"]).get_eligible_participants(DRAW)
+    with pytest.raises(InputError, match="is a folder"):
+        write_participants(result.participants, result.rejected, out)
+
+
+def test_file_engine_equals_the_in_memory_rules(files: dict[str, Path]) -> None:
+    from drawkit.eligibility import apply_rules
+
+    frame = read_recharges(files["recharges"])
+    blacklist = read_blacklist(files["blacklist"])
+    memory = apply_rules(frame, LocalDataSource(frame).config, DRAW, blacklist)
+    source = LocalDataSource(files["recharges"], files["blacklist"])
+    streamed = source.get_eligible_participants(DRAW)
+    pd.testing.assert_frame_equal(memory.participants, streamed.participants)
+    assert memory.summary.to_dict() == streamed.summary.to_dict()
+    assert list(memory.rejected["reason"]) == list(streamed.rejected["reason"])

@@ -117,3 +117,48 @@ def test_vectorised_and_scalar_paths_agree(value: str) -> None:
     assert (pd.isna(reason.iloc[0]) and expected is None) or reason.iloc[0] == expected
     if expected is None:
         assert e164.iloc[0] == normalize(value)
+
+
+# ------------------------------------------------------------------ spreadsheet and phone exports
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "'08031234567",  # Excel text prefix
+        "tel:+2348031234567",
+        "TEL:08031234567",
+        "0803\u200b123\u200b4567",  # zero-width spaces
+        "\ufeff08031234567",  # a BOM glued to the first cell
+        "\uff0b\uff12\uff13\uff14\uff18\uff10\uff13\uff11\uff12\uff13\uff14\uff15\uff16\uff17",
+    ],
+)
+def test_export_spellings_normalise(spelling: str) -> None:
+    assert normalize(spelling) == E164
+    e164, reason = normalize_series(pd.Series([spelling]))
+    assert e164.iloc[0] == E164 and pd.isna(reason.iloc[0])
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2.34803E+12", "O8031234567", "08031234567;", "0803 123 4567 (staff)", "\u0660803123456"],
+)
+def test_lost_digits_letters_and_comments_are_not_numbers(value: str) -> None:
+    assert invalid_reason(value) is not None
+    assert "1234567" not in mask(value)
+
+
+def test_mobile_prefixes_come_from_the_numbering_plan() -> None:
+    import re
+
+    import phonenumbers
+
+    from drawkit.msisdn import mobile_prefix_regex, mobile_prefixes
+
+    prefixes = mobile_prefixes()
+    assert "720" in prefixes and "803" in prefixes and "916" in prefixes
+    pattern = re.compile(mobile_prefix_regex())
+    for national in ("7201234568", "8031234567", "9161234567", "7021234567"):
+        parsed = phonenumbers.parse("+234" + national)
+        mobile = phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
+        assert bool(pattern.match(national)) == mobile, national

@@ -44,3 +44,21 @@ def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     assert "0803****567" in caplog.text
     install_log_redaction()  # idempotent
     assert sum(isinstance(f, RedactingFilter) for f in logger.filters) == 1
+
+
+@pytest.mark.parametrize(
+    "number", ["0720 123 4568", "07201234568", "+234 720 123 4568", "0916-123-4567"]
+)
+def test_every_mobile_prefix_of_the_numbering_plan_is_masked(number: str) -> None:
+    text = redact(f"rejected row: {number} (bad amount)")
+    assert number not in text
+    assert "****" in text
+
+
+@pytest.mark.parametrize("number", ["07201234568", "+2347201234568", "2349161234567"])
+def test_leak_scan_finds_072x_numbers(number: str, tmp_path) -> None:
+    from drawkit.reports.scan import scan_text
+
+    leaks = scan_text(f"<td>{number}</td>", tmp_path / "report.html")
+    assert [leak.kind for leak in leaks] == ["unmasked phone number"]
+    assert scan_text("<td>0720****568</td>", tmp_path / "report.html") == []

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from drawkit.errors import EmptyCohortError, InputError
 from drawkit.msisdn import mask
 
 E164_LENGTH = 14  # "+234" and a 10-digit national number
 INT64_MAX = (1 << 63) - 1
-_CHUNK = 1 << 18
-_DIGITS = 19  # an int64 has at most 19 decimal digits
-_POWERS_OF_TEN = np.array([10**k for k in range(_DIGITS)], dtype=np.int64)
+_CHUNK = 1 << 20  # lines hashed per Arrow buffer
+_E164_RE2 = r"^\+234[0-9]{10}$"
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,22 +45,25 @@ def canonical_cohort(participants: pd.DataFrame) -> Cohort:
 
     Raises :class:`EmptyCohortError` for no rows and :class:`InputError` naming the
     first bad row (masked) for a number not in E.164, a duplicate number, or entries
-    that are missing, fractional, zero or negative.
+    that are missing, fractional, zero or negative. Vectorised: the numbers are checked
+    and compared as Arrow strings, sorted by their 10-digit national part (int64), and
+    the digested lines are built by Arrow and hashed in chunks.
     """
     for column in ("msisdn", "entries"):
         if column not in participants.columns:
             raise InputError(f"participants table has no '{column}' column")
     if len(participants) == 0:
         raise EmptyCohortError("the cohort is empty: no eligible participant to draw from")
-    msisdns = participants["msisdn"].to_numpy(dtype=object)
-    raw = _e164_bytes(msisdns)
+    column = participants["msisdn"]
+    national = _national_numbers(column)
+    msisdns = column.to_numpy(dtype=object)
     entries = _entries_array(participants["entries"], msisdns)
-    if not bool(np.all(raw[1:] > raw[:-1])):
-        order = np.argsort(raw, kind="stable")
-        raw, msisdns, entries = raw[order], msisdns[order], entries[order]
-        _reject_duplicates(raw)
+    if len(national) > 1 and not bool(np.all(national[1:] > national[:-1])):
+        order = np.argsort(national, kind="stable")  # fixed width: sorts like the strings
+        national, msisdns, entries = national[order], msisdns[order], entries[order]
+        _reject_duplicates(national)
     total = _exact_total(entries)
-    return Cohort(msisdns, entries, digest_of(raw, entries), total)
+    return Cohort(msisdns, entries, _digest_national(national, entries), total)
 
 
 def cohort_digest(participants: pd.DataFrame) -> str:
@@ -73,32 +77,39 @@ def canonical_lines(cohort: Cohort) -> bytes:
     return "".join(f"{m},{int(e)}\n" for m, e in pairs).encode("utf-8")
 
 
-def _e164_bytes(msisdns: np.ndarray) -> np.ndarray:
-    """Fixed-width ASCII copy of the numbers; an error names the first non-E.164 one."""
+def _national_numbers(column: pd.Series) -> np.ndarray:
+    """The 10 digits after +234 as int64 (they sort like the E.164 strings: fixed width);
+    an error names the first number that is not "+234" and 10 ASCII digits."""
     try:
-        raw = msisdns.astype(f"S{E164_LENGTH + 1}")
-    except (UnicodeEncodeError, ValueError, TypeError):
-        raw = None
-    if raw is not None:
-        grid = raw.view(np.uint8).reshape(len(raw), E164_LENGTH + 1)
-        digits = grid[:, 1:E164_LENGTH]
-        ok = (
-            (grid[:, 0] == ord("+"))
-            & (grid[:, 1] == ord("2"))
-            & (grid[:, 2] == ord("3"))
-            & (grid[:, 3] == ord("4"))
-            & np.all((digits >= ord("0")) & (digits <= ord("9")), axis=1)
-            & (grid[:, E164_LENGTH] == 0)
-        )
-        if bool(ok.all()) and pd.api.types.infer_dtype(msisdns, skipna=False) == "string":
-            return raw.astype(f"S{E164_LENGTH}")
-        bad = int(np.flatnonzero(~ok)[0])
+        text = pa.array(column.array, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        text = None
+    if text is not None:
+        national = _all_e164(text)
+        if national is not None:
+            return national
+        ok = pc.fill_null(pc.match_substring_regex(text, _E164_RE2), False)
+        bad = int(np.flatnonzero(~np.asarray(ok, dtype=bool))[0])
     else:
-        bad = next(i for i, m in enumerate(msisdns) if not _looks_e164(m))
+        bad = next(i for i, m in enumerate(column) if not _looks_e164(m))
     raise InputError(
-        f"participants row {bad}: msisdn {mask(msisdns[bad])} is not an E.164 Nigerian "
+        f"participants row {bad}: msisdn {mask(column.iloc[bad])} is not an E.164 Nigerian "
         "number (+234 and 10 digits); normalise numbers with drawkit.msisdn first"
     )
+
+
+def _all_e164(text: pa.Array) -> np.ndarray | None:
+    """The national numbers when every value is "+234" and 10 ASCII digits, else None
+    (cheap checks: lengths, the prefix, and the integer cast that refuses non-digits)."""
+    if text.null_count or not pc.all(pc.equal(pc.binary_length(text), E164_LENGTH)).as_py():
+        return None
+    if not pc.all(pc.starts_with(text, "+234")).as_py():
+        return None
+    try:
+        national = np.asarray(pc.utf8_slice_codeunits(text, 4).cast(pa.int64()), dtype=np.int64)
+    except (pa.ArrowInvalid, OverflowError):
+        return None
+    return national if len(national) == 0 or int(national.min()) >= 0 else None
 
 
 def _looks_e164(value: object) -> bool:
@@ -113,18 +124,21 @@ def _looks_e164(value: object) -> bool:
 
 def _entries_array(column: pd.Series, msisdns: np.ndarray) -> np.ndarray:
     """Entries as int64; an error names the first missing, fractional or non-positive one."""
-    values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna().to_numpy()
-    if not bad.any() and not pd.api.types.is_integer_dtype(values.dtype):
-        as_float = values.to_numpy(dtype=np.float64)
-        bad = (as_float != np.floor(as_float)) | (np.abs(as_float) > 2**53)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"participants row {i} ({mask(msisdns[i])}): entries {column.iloc[i]!r} is not a "
-            "whole number"
-        )
-    entries = values.to_numpy(dtype=np.int64)
+    if column.dtype == np.int64:
+        entries = column.to_numpy()
+    else:
+        values = pd.to_numeric(column, errors="coerce")
+        bad = values.isna().to_numpy()
+        if not bad.any() and not pd.api.types.is_integer_dtype(values.dtype):
+            as_float = values.to_numpy(dtype=np.float64)
+            bad = (as_float != np.floor(as_float)) | (np.abs(as_float) > 2**53)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"participants row {i} ({mask(msisdns[i])}): entries {column.iloc[i]!r} is not "
+                "a whole number"
+            )
+        entries = values.to_numpy(dtype=np.int64)
     non_positive = entries <= 0
     if non_positive.any():
         i = int(np.flatnonzero(non_positive)[0])
@@ -135,12 +149,12 @@ def _entries_array(column: pd.Series, msisdns: np.ndarray) -> np.ndarray:
     return entries
 
 
-def _reject_duplicates(sorted_raw: np.ndarray) -> None:
-    same = sorted_raw[1:] == sorted_raw[:-1]
+def _reject_duplicates(sorted_national: np.ndarray) -> None:
+    same = sorted_national[1:] == sorted_national[:-1]
     if same.any():
         i = int(np.flatnonzero(same)[0])
         count = int(same.sum())
-        number = sorted_raw[i].decode("ascii")
+        number = f"+234{int(sorted_national[i]):010d}"
         raise InputError(
             f"duplicate msisdn {mask(number)} in the cohort ({count} duplicate row(s) in all): "
             "each participant must appear once with their total entries"
@@ -157,31 +171,23 @@ def _exact_total(entries: np.ndarray) -> int:
     return total
 
 
-def digest_of(raw: np.ndarray, entries: np.ndarray) -> str:
-    """SHA-256 over ``msisdn,entries\\n`` lines, built in vectorised chunks."""
+def digest_of(national: np.ndarray, entries: np.ndarray) -> str:
+    """SHA-256 over ``msisdn,entries\\n`` lines (canonical order already applied) from the
+    10-digit national numbers (int64) and the entries."""
+    return _digest_national(national, entries)
+
+
+def _digest_national(national: np.ndarray, entries: np.ndarray) -> str:
+    """SHA-256 of the lines, built by Arrow in chunks: each chunk's lines are one
+    contiguous buffer, handed to hashlib without a copy per row."""
     sha = hashlib.sha256()
-    for start in range(0, len(raw), _CHUNK):
-        sha.update(_lines_chunk(raw[start : start + _CHUNK], entries[start : start + _CHUNK]))
+    for start in range(0, len(national), _CHUNK):
+        digits = pa.array(national[start : start + _CHUNK]).cast(pa.string())
+        digits = pc.utf8_lpad(digits, 10, "0")
+        counts = pa.array(entries[start : start + _CHUNK]).cast(pa.string())
+        lines = pc.binary_join_element_wise("+234", digits, ",", counts, "\n", "")
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
+            lines.offset : lines.offset + len(lines) + 1
+        ]
+        sha.update(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
     return sha.hexdigest()
-
-
-def _lines_chunk(raw: np.ndarray, entries: np.ndarray) -> bytes:
-    """Bytes of ``msisdn,entries\\n`` for a chunk, without a Python loop per row."""
-    n = len(raw)
-    width = E164_LENGTH + 1 + _DIGITS + 1
-    grid = np.zeros((n, width), dtype=np.uint8)
-    grid[:, :E164_LENGTH] = raw.view(np.uint8).reshape(n, E164_LENGTH)
-    grid[:, E164_LENGTH] = ord(",")
-    values = entries.astype(np.int64).copy()
-    digits = np.zeros((n, _DIGITS), dtype=np.uint8)
-    for column in range(_DIGITS - 1, -1, -1):
-        digits[:, column] = values % 10
-        values //= 10
-    # keep the digits from the first non-zero one (entries are >= 1, so one exists)
-    length = np.searchsorted(_POWERS_OF_TEN, entries, side="right")
-    keep_digit = np.arange(_DIGITS)[None, :] >= (_DIGITS - length)[:, None]
-    grid[:, E164_LENGTH + 1 : E164_LENGTH + 1 + _DIGITS] = digits + ord("0")
-    grid[:, -1] = ord("\n")
-    keep = np.ones((n, width), dtype=bool)
-    keep[:, E164_LENGTH + 1 : E164_LENGTH + 1 + _DIGITS] = keep_digit
-    return grid[keep].tobytes()

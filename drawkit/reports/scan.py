@@ -9,10 +9,14 @@ from pathlib import Path
 
 from drawkit.config import Settings
 from drawkit.errors import DrawkitError
-from drawkit.msisdn import mask
+from drawkit.msisdn import mask, mobile_prefix_regex
 
-# A full number: +2348031234567, 2348031234567 or 08031234567, not inside a longer token.
-_MSISDN = re.compile(r"(?<![0-9A-Za-z])(?:\+?234|0)[789][01]\d{8}(?![0-9A-Za-z])")
+# A full number: +2348031234567, 2348031234567 or 08031234567 (07201234568 too), not
+# inside a longer token. The mobile prefixes come from libphonenumber's metadata
+# (drawkit.msisdn.mobile_prefix_regex), not a hand list.
+_MSISDN = re.compile(
+    rf"(?<![0-9A-Za-z])(?:\+?234|0){mobile_prefix_regex()}\d{{6}}(?![0-9A-Za-z])"
+)
 _KEY = re.compile(r"\bph[xc]_[A-Za-z0-9]{12,}")
 # Inline images are base64: skip them, any digit run inside is noise.
 _DATA_URI = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=\s\\n]+")

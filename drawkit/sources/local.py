@@ -1,14 +1,16 @@
 """Local files as a participant source: CSV or Parquet exports in, JSONL results out.
 
-Files are read as text (phone numbers keep their leading zeros) into Arrow-backed string
-columns, so tens of millions of rows fit in memory; the eligibility rules do the rest.
-Published results go to ``results_dir/results.jsonl``, one event per line, each with the
-deterministic uuid a PostHog publish would use; a repeated publish appends nothing new.
+Recharge files are evaluated out of core by DuckDB (:mod:`drawkit.sources.local_engine`):
+memory follows the number of subscribers, not rows. Files read whole (blacklists,
+participants, recharges for a notebook) come back as text columns (phone numbers keep
+their leading zeros) in Arrow-backed strings. Every problem with a file is an
+:class:`InputError` naming the file. Published results go to
+``results_dir/results.jsonl``, one event per line, each with the deterministic uuid a
+PostHog publish would use; a repeated publish appends nothing new.
 """
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import json
 import os
@@ -16,88 +18,119 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from drawkit.config import PromotionConfig
 from drawkit.contract import DRAW_WINNER, DrawOutcome, result_events
 from drawkit.eligibility import (
     RECHARGE_COLUMNS,
+    BlacklistNumbers,
     EligibilityResult,
     apply_rules,
+    arrow_table,
     check_participants,
+    read_blacklist_numbers,
 )
 from drawkit.errors import DrawkitError, InputError
 from drawkit.msisdn import mask, mask_series, normalize, normalize_series
 from drawkit.sources.base import PublishReport
+from drawkit.sources.local_engine import (
+    EngineSettings,
+    RejectedSink,
+    check_empty_read,
+    eligibility_from_file,
+    file_error,
+    open_source,
+)
 from drawkit.store import private_dir, write_private
 
 STRING = pd.StringDtype("pyarrow")
 RESULTS_FILE = "results.jsonl"
 RESULT_COLUMNS = ("event", "uuid", "msisdn", "msisdn_masked", "tier", "role", "position", "ticket")
 PathLike = str | os.PathLike[str]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # cells a spreadsheet would run as formulas
 
 
 # ------------------------------------------------------------------------------ reading
 
 
 def read_table(path: PathLike, what: str, required: tuple[str, ...]) -> pd.DataFrame:
-    """Read a CSV or Parquet file as text columns; errors name the file and the column."""
+    """Read a CSV or Parquet file whole, as text columns (Parquet keeps its types);
+    errors name the file and what is wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what} file {path} does not exist")
-    suffixes = [s.lower() for s in path.suffixes]
-    try:
-        if suffixes and suffixes[-1] in (".parquet", ".pq"):
-            frame = _read_parquet(path)
-        else:
-            frame = _read_csv(path)
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{what} file {path} is not UTF-8 text ({exc.reason}): save it as UTF-8 CSV"
-        ) from exc
-    except (pa.ArrowInvalid, ValueError, OSError) as exc:
-        if "utf8" in str(exc).lower().replace("-", ""):
-            raise InputError(f"{what} file {path} is not UTF-8 text: save it as UTF-8 CSV") from exc
-        raise InputError(f"cannot read {what} file {path}: {_first_line(exc)}") from exc
+    if path.suffix.lower() in (".parquet", ".pq") and path.is_file():
+        table = _read_parquet(path, what, required)
+    else:
+        table = _read_csv(path, what, required)
+    frame = _to_frame(table)
     frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        found = ", ".join(frame.columns) or "none"
-        raise InputError(
-            f"{what} file {path} lacks column(s) {', '.join(missing)} (found: {found})"
-        )
     return frame
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Every column as text (no type guessing: 0803... keeps its 0); empty cells missing."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), [])
-    convert = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in header},
-        strings_can_be_null=True,
-        null_values=[""],
-        quoted_strings_can_be_null=True,
-    )
-    table = pacsv.read_csv(path, convert_options=convert)
-    return table.to_pandas(types_mapper={pa.string(): STRING}.get)
+def _read_csv(path: Path, what: str, required: tuple[str, ...]) -> pa.Table:
+    """Every column as text (no type guessing: 0803... keeps its 0); empty cells missing;
+    quoted newlines read; a line over 1 MiB, an unclosed quote or a ragged row refused."""
+    con = duckdb.connect(config={"preserve_insertion_order": True})
+    try:
+        source = open_source(con, path, what, required)
+        table = arrow_table(con.sql(f"SELECT * FROM {source.sql}"))  # noqa: S608
+        if table.num_rows == 0:
+            check_empty_read(con, source)
+        return table
+    except duckdb.Error as exc:
+        raise file_error(exc, what, path) from None
+    finally:
+        con.close()
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    """Text columns as Arrow-backed strings (never millions of Python objects)."""
-    table = pq.read_table(path)
-    mapping = {pa.string(): STRING, pa.large_string(): STRING}
-    return table.to_pandas(types_mapper=mapping.get)
+def _read_parquet(path: Path, what: str, required: tuple[str, ...]) -> pa.Table:
+    """Columns keep their Parquet types; nested (list, struct, map) required columns and
+    duplicate names are refused."""
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        raise InputError(f"cannot read {what} file {path}: {_first_line(exc)}") from None
+    names = [str(n).strip() for n in table.column_names]
+    for name in names:
+        if names.count(name) > 1:
+            raise InputError(f"{what} file {path}: column {name[:60]!r} appears twice")
+    missing = [c for c in required if c not in names]
+    if missing:
+        found = ", ".join(n[:60] for n in names) or "none"
+        raise InputError(
+            f"{what} file {path} lacks column(s) {', '.join(missing)} (found: {found})"
+        )
+    for name, column in zip(names, table.columns, strict=True):
+        if pa.types.is_nested(column.type) and name in required:
+            raise InputError(
+                f"{what} file {path}: column {name} holds {column.type} values, not text or "
+                "numbers: export it as a plain column"
+            )
+    return table
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas: text as Arrow-backed strings (never millions of Python objects),
+    times keep their unit (year 9999 fits)."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
+            column = column.cast(pa.string())
+        columns.append(column)
+    table = pa.table(columns, names=table.column_names)
+    mapper = {pa.string(): STRING}.get
+    return table.to_pandas(types_mapper=mapper, coerce_temporal_nanoseconds=False)
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def read_recharges(path: PathLike) -> pd.DataFrame:
@@ -113,39 +146,84 @@ def read_blacklist(path: PathLike) -> pd.Series:
 def read_participants(path: PathLike) -> pd.DataFrame:
     """A participants file: msisdn and entries (and points when present).
 
-    Numbers are normalised to E.164; a bad number, a duplicate or an entry count that is
-    not a positive integer is an :class:`InputError` naming the file, row and column.
+    Numbers are normalised to E.164 (a file drawkit wrote is already E.164 and takes one
+    vectorised check); a bad number, a duplicate or an entry count that is not a
+    positive integer is an :class:`InputError` naming the file, row and column.
     """
     frame = read_table(path, "participants", ("msisdn", "entries"))
-    e164, reason = normalize_series(frame["msisdn"])
-    bad = reason.notna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"participants file {path}: row {row + 2} column msisdn: {reason.iloc[row]} "
-            f"({mask(frame['msisdn'].iloc[row])}); {int(bad.sum())} bad number(s) in all"
-        )
-    dup = e164.duplicated().to_numpy()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        raise InputError(
-            f"participants file {path}: row {row + 2}: {mask(e164.iloc[row])} is listed twice"
-        )
-    out = pd.DataFrame({"msisdn": e164.astype(object).to_numpy()})
+    e164 = _e164_fast(frame["msisdn"])
+    if e164 is None:  # not all E.164 already: normalise every spelling (the slow path)
+        e164 = _normalised_numbers(frame["msisdn"], path)
+        _refuse_duplicates(e164, path)
+    out = pd.DataFrame({"msisdn": e164.to_numpy(dtype=object)})
     for column in ("points", "entries"):
         if column in frame.columns:
             out[column] = _positive_ints(frame[column], column, path)
     return out[[c for c in ("msisdn", "points", "entries") if c in out.columns]]
 
 
+def _e164_fast(values: pd.Series) -> pd.Series | None:
+    """The numbers when all are E.164 mobiles, sorted and unique (the file drawkit
+    writes), checked in a few vectorised passes; else None."""
+    if len(values) == 0:
+        return pd.Series([], dtype=object)
+    try:
+        text = pa.array(values.array, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if text.null_count or not pc.all(pc.equal(pc.binary_length(text), 14)).as_py():
+        return None
+    if not pc.all(pc.starts_with(text, "+234")).as_py():
+        return None
+    try:
+        national = np.asarray(pc.utf8_slice_codeunits(text, 4).cast(pa.int64()), dtype=np.int64)
+    except (pa.ArrowInvalid, OverflowError):
+        return None
+    lead = national // 1_000_000_000
+    if not bool(np.all((lead >= 7) & (lead <= 9))):
+        return None
+    if len(national) > 1 and not bool(np.all(national[1:] > national[:-1])):
+        return None  # unsorted or repeated: the slow path names the row
+    return pd.Series(np.asarray(text.to_numpy(zero_copy_only=False), dtype=object))
+
+
+def _normalised_numbers(values: pd.Series, path: PathLike) -> pd.Series:
+    e164, reason = normalize_series(values)
+    bad = reason.notna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"participants file {path}: row {row + 2} column msisdn: {reason.iloc[row]} "
+            f"({mask(values.iloc[row])}); {int(bad.sum())} bad number(s) in all"
+        )
+    return pd.Series(e164.astype(object).to_numpy(), dtype=object)
+
+
+def _refuse_duplicates(e164: pd.Series, path: PathLike) -> None:
+    values = e164.to_numpy(dtype=object)
+    if len(values) > 1 and bool(np.all(values[1:] > values[:-1])):
+        return  # sorted strictly: no duplicate (the file drawkit writes)
+    dup = e164.duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise InputError(
+            f"participants file {path}: row {row + 2}: {mask(e164.iloc[row])} is listed twice"
+        )
+
+
 def _positive_ints(values: pd.Series, column: str, path: PathLike) -> np.ndarray:
+    text = pa.array(values.array, type=pa.string(), from_pandas=True) if len(values) else None
+    if text is not None and pc.all(
+        pc.fill_null(pc.match_substring_regex(text, r"^[1-9][0-9]{0,17}$"), False)
+    ).as_py():
+        return np.asarray(text.cast(pa.int64()), dtype=np.int64)  # the common case: one pass
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64, na_value=np.nan)
     bad = ~np.isfinite(numbers) | (numbers < 1) | (numbers != np.floor(numbers))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"participants file {path}: row {row + 2} column {column}: "
-            f"{values.iloc[row]!r} is not a positive whole number"
+            f"{str(values.iloc[row])[:20]!r} is not a positive whole number"
         )
     return numbers.astype(np.int64)
 
@@ -156,29 +234,77 @@ def _positive_ints(values: pd.Series, column: str, path: PathLike) -> np.ndarray
 def write_participants(
     participants: pd.DataFrame, rejected: pd.DataFrame, out_dir: PathLike
 ) -> dict[str, Path]:
-    """Write participants.csv (full numbers, owner-only) and rejected.csv (numbers masked).
+    """Write participants.csv (full numbers) and rejected.csv (numbers masked, cells
+    formula-escaped), both private (0600, atomic, through drawkit.store).
 
-    The participants file is the draw's input and needs full numbers; the rejected file is
-    for fixing the data, found again by transaction_id, so its numbers are masked.
+    The participants file is the draw's input and needs full numbers; the rejected file
+    is for fixing the data, found again by transaction_id.
     """
     check_participants(participants)
     out = private_dir(out_dir)
     participants_path = write_private(
-        out / "participants.csv", participants.to_csv(index=False, lineterminator="\n")
+        out / "participants.csv",
+        lambda handle: participants.to_csv(handle, index=False, lineterminator="\n"),
     )
+    rejected_path = write_private(out / "rejected.csv", lambda h: write_rejected_rows(h, rejected))
+    return {"participants": participants_path, "rejected": rejected_path}
+
+
+def write_rejected_rows(handle: IO[str], rejected: pd.DataFrame, header: bool = True) -> None:
+    """Rejected rows as CSV text: numbers masked, cells a spreadsheet would run as a
+    formula (starting =, +, -, @, tab, CR) prefixed with an apostrophe."""
+    shown = safe_rejected(rejected)
+    shown.to_csv(handle, index=False, header=header, lineterminator="\n")
+
+
+def safe_rejected(rejected: pd.DataFrame) -> pd.DataFrame:
+    """A copy of rejected rows fit to share with the data team: msisdn masked, every cell
+    formula-escaped."""
     shown = rejected.copy()
     if "msisdn" in shown.columns:
         shown["msisdn"] = mask_series(shown["msisdn"].astype(object))
-    rejected_path = write_private(out / "rejected.csv",
-                                  shown.to_csv(index=False, lineterminator="\n"))
-    return {"participants": participants_path, "rejected": rejected_path}
+    for column in shown.columns:
+        shown[column] = _escape_formulas(shown[column])
+    return shown
+
+
+def _escape_formulas(values: pd.Series) -> pd.Series:
+    text = values.astype(object).where(values.notna(), None)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    safe = np.array(
+        ["'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in uniques],
+        dtype=object,
+    )
+    return pd.Series(np.append(safe, None)[codes], index=values.index, dtype=object)
+
+
+def _empty_rejected(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in [*columns, "reason"]})
+
+
+class RejectedWriter:
+    """A sink for the engine's rejected rows: writes them, masked and formula-escaped, to
+    an open text handle as they come (header once)."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+        self.rows = 0
+
+    def __call__(self, rows: pd.DataFrame) -> None:
+        write_rejected_rows(self.handle, rows, header=self.rows == 0)
+        self.rows += len(rows)
 
 
 # ------------------------------------------------------------------------------ source
 
 
 class LocalDataSource:
-    """A DrawDataSource over local recharge and blacklist files (or DataFrames)."""
+    """A DrawDataSource over local recharge and blacklist files (or DataFrames).
+
+    A recharge *file* is evaluated out of core by DuckDB (its ``excluded`` rows are
+    counted, not listed); a DataFrame goes through :func:`drawkit.eligibility.apply_rules`.
+    Both follow docs/eligibility-rules.md and give the same participants and summary.
+    """
 
     def __init__(
         self,
@@ -186,13 +312,15 @@ class LocalDataSource:
         blacklist: PathLike | pd.Series | None = None,
         config: PromotionConfig | None = None,
         results_dir: PathLike | None = None,
+        engine: EngineSettings | None = None,
     ) -> None:
         self._recharges_in = recharges
         self._blacklist_in = blacklist
         self.config = config or PromotionConfig()
         self.results_dir = Path(results_dir) if results_dir is not None else None
+        self.engine = engine or EngineSettings()
         self._recharges: pd.DataFrame | None = None
-        self._blacklist: pd.Series | None = None
+        self._blacklist: BlacklistNumbers | None = None
         self._results: dict[date, EligibilityResult] = {}
 
     def __repr__(self) -> str:
@@ -205,7 +333,7 @@ class LocalDataSource:
 
     @property
     def recharges(self) -> pd.DataFrame:
-        """The recharge rows (read on first use)."""
+        """The recharge rows (read whole on first use: for small files and notebooks)."""
         if self._recharges is None:
             if isinstance(self._recharges_in, pd.DataFrame):
                 self._recharges = self._recharges_in
@@ -214,22 +342,59 @@ class LocalDataSource:
         return self._recharges
 
     @property
-    def blacklist(self) -> pd.Series | None:
-        """The blacklisted numbers (read on first use), or None."""
+    def blacklist(self) -> BlacklistNumbers | None:
+        """The blacklisted numbers (read on first use; unreadable entries counted), or None."""
         if self._blacklist is None and self._blacklist_in is not None:
-            if isinstance(self._blacklist_in, pd.Series):
-                self._blacklist = self._blacklist_in
-            else:
-                self._blacklist = read_blacklist(self._blacklist_in)
+            values = self._blacklist_in
+            if not isinstance(values, pd.Series):
+                values = read_blacklist(values)
+            self._blacklist = read_blacklist_numbers(values)
         return self._blacklist
 
     def get_eligible_participants(self, draw_date: date) -> EligibilityResult:
         """Apply the eligibility rules for ``draw_date`` (cached per date)."""
         if draw_date not in self._results:
-            self._results[draw_date] = apply_rules(
-                self.recharges, self.config, draw_date, self.blacklist
-            )
+            self._results[draw_date] = self._evaluate(draw_date, None)
         return self._results[draw_date]
+
+    def _evaluate(self, draw_date: date, sink: RejectedSink | None) -> EligibilityResult:
+        if isinstance(self._recharges_in, pd.DataFrame):
+            result = apply_rules(self._recharges_in, self.config, draw_date, self.blacklist)
+            if sink is not None:
+                sink(result.rejected)
+            return result
+        return eligibility_from_file(
+            self._recharges_in, self.config, draw_date, self.blacklist,
+            rejected_sink=sink, settings=self.engine,
+        )
+
+    def write_cohort(self, draw_date: date, out_dir: PathLike) -> tuple[EligibilityResult, dict]:
+        """Apply the rules and write participants.csv and rejected.csv into ``out_dir``
+        (both private); rejected rows are streamed to the file as the engine finds them
+        (masked, formula-escaped), never held in memory. Returns the result (its
+        ``rejected`` frame empty) and the paths."""
+        out = Path(out_dir)
+        holder: dict[str, EligibilityResult] = {}
+
+        def rows(handle: IO[str]) -> None:
+            writer = RejectedWriter(handle)
+            holder["result"] = self._evaluate(draw_date, writer)
+            if writer.rows == 0:
+                write_rejected_rows(handle, _empty_rejected(self._columns()))
+
+        rejected_path = write_private(out / "rejected.csv", rows)
+        result = holder["result"]
+        check_participants(result.participants)
+        participants_path = write_private(
+            out / "participants.csv",
+            lambda handle: result.participants.to_csv(handle, index=False, lineterminator="\n"),
+        )
+        return result, {"participants": participants_path, "rejected": rejected_path}
+
+    def _columns(self) -> list[str]:
+        if isinstance(self._recharges_in, pd.DataFrame):
+            return [str(c) for c in self._recharges_in.columns]
+        return list(RECHARGE_COLUMNS)
 
     def get_participant_entries(self, msisdn: str, draw_date: date) -> int:
         """Entries of one subscriber (any spelling) in the draw of ``draw_date``."""

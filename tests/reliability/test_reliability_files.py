@@ -257,3 +257,85 @@ def test_file_fuzz_figures(reliability) -> None:  # noqa: ANN001
         CASES["encodings"],
         "InputError naming the file and asking for UTF-8",
     )
+
+
+HEADER = ",".join(COLUMNS).encode() + b"\n"
+HOSTILE = {
+    "duplicate header": b"transaction_id,msisdn,amount_ngn,timestamp,msisdn\nt1,1,1,1,1\n",
+    "a header field over 128 KiB": HEADER[:-1] + b"," + b"h" * (129 << 10) + b"\n",
+    "an unclosed quote": HEADER + b't1,"08031234567,500,2026-11-23\nt2,1,1,1\n',
+    "a NUL-only file": b"\x00" * 4096,
+    "a 3 MiB line": HEADER + b"t1," + b"8" * (3 << 20) + b",1,2026-11-23\n",
+    "a 3 MiB line after good rows": HEADER + b"t0,1,1,1\n" * 50 + b"t1," + b"8" * (3 << 20)
+    + b",1,1\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_files_are_input_errors_on_both_paths(tmp_path, case: str) -> None:  # noqa: ANN001
+    path = tmp_path / "recharges.csv"
+    path.write_bytes(HOSTILE[case])
+    with pytest.raises(InputError, match="recharges.csv"):
+        read_recharges(path)
+    with pytest.raises(InputError, match="recharges.csv"):
+        LocalDataSource(path).get_eligible_participants(DRAW_DATE)
+    CASES.setdefault("hostile", 0)
+    CASES["hostile"] += 1
+
+
+def test_parquet_list_and_struct_columns_are_input_errors(tmp_path) -> None:  # noqa: ANN001
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for kind, values in {
+        "list": pa.array([["08031234567"]]),
+        "struct": pa.array([{"n": "08031234567"}]),
+        "map": pa.array([[("n", "08031234567")]], pa.map_(pa.string(), pa.string())),
+    }.items():
+        path = tmp_path / f"{kind}.parquet"
+        pq.write_table(pa.table({"transaction_id": ["t1"], "msisdn": values,
+                                 "amount_ngn": ["1"], "timestamp": ["2026-11-23"]}), path)
+        with pytest.raises(InputError, match="column msisdn holds"):
+            read_recharges(path)
+        with pytest.raises(InputError, match="column msisdn holds"):
+            LocalDataSource(path).get_eligible_participants(DRAW_DATE)
+
+
+_FULL_DISK = """
+import resource, signal, sys
+from datetime import date
+from drawkit.errors import InputError
+from drawkit.sources.local import LocalDataSource
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+try:
+    LocalDataSource(sys.argv[1]).write_cohort(date(2026, 11, 24), sys.argv[2])
+except InputError as exc:
+    print("InputError:", exc)
+"""
+
+
+def test_a_full_disk_while_writing_the_cohort_is_an_input_error(tmp_path, reliability) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+
+    rows = "".join(f"t{i},0803123{i:04d},500,2026-11-23T10:00:00\n" for i in range(200))
+    path = tmp_path / "recharges.csv"
+    path.write_text(",".join(COLUMNS) + "\n" + rows + "t9,12345,1,x\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(path), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert done.stdout.startswith("InputError: cannot write"), done.stdout
+    assert not (tmp_path / "out" / "participants.csv").exists()
+    reliability.add(
+        "bad input: recharge files",
+        "duplicate header, a 129 KiB header field, an unclosed quote, a NUL-only file, 3 MiB "
+        "lines (first row and mid-file), Parquet list/struct/map columns; a disk that fills "
+        "while the cohort is written",
+        len(HOSTILE) + 3 + 1,
+        "InputError naming the file on the in-memory and the streaming path (lines over 1 MiB "
+        "refused after reading 2 MiB); a full disk leaves no participants.csv behind",
+    )

@@ -1,0 +1,695 @@
+"""Local eligibility on DuckDB: the rules of docs/eligibility-rules.md over a CSV or
+Parquet file of any size, out of core (DuckDB spills to a private temporary folder past
+its memory limit). What reaches Python is bounded by subscribers, not rows.
+
+1. One scan: the distinct number spellings, amounts and timestamps, and the transaction
+   ids whose 64-bit hash repeats (a superset of the real duplicates, resolved exactly
+   in step 4). Each distinct value is then evaluated once by the value grammar of
+   :mod:`drawkit.eligibility` (the same SQL as the in-memory path); spellings by
+   :func:`drawkit.msisdn.national_sql`, and the rest by
+   :func:`drawkit.msisdn.national_numbers` for the exact answer and reason.
+2. One scan: every row through the rules (status: rejected reason, inside or outside the
+   window), grouped by spelling; rows that need a look of their own (rejected, or their
+   id hash repeats) keep a group each. The spelling groups are summed per subscriber.
+3. One scan: the rejected rows, in input order, to a sink (rejected.csv) or collected;
+   the trimmed ids of the repeated-hash rows.
+4. In Python: the first valid occurrence of each id keeps it (input order), later ones
+   are ``duplicate_transaction``; then the blacklist, points and entries.
+
+The result equals :func:`drawkit.eligibility.apply_rules` on the same rows (tests compare
+them on hostile data), except that excluded rows are counted, not listed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from drawkit.config import PromotionConfig
+from drawkit.eligibility import (
+    A_MISSING,
+    BLACKLISTED,
+    INVALID_MSISDN,
+    RECHARGE_COLUMNS,
+    RULES,
+    STATUS_LABELS,
+    TIME_MISSING,
+    UNDER_ONE_POINT,
+    BlacklistNumbers,
+    EligibilityResult,
+    EligibilitySummary,
+    amount_layers,
+    arrow_table,
+    as_date,
+    draw_window,
+    layered,
+    microseconds,
+    participant_frame,
+    read_blacklist_numbers,
+    sql_literal,
+    sql_number_text,
+    sql_text,
+    sql_typed_timestamp_us,
+    timestamp_layers,
+)
+from drawkit.errors import InputError
+from drawkit.msisdn import national_numbers, national_sql
+from drawkit.redact import redact
+
+logger = logging.getLogger("drawkit.sources.local_engine")
+MAX_LINE_BYTES = 1 << 20  # a CSV line (row) longer than this is refused
+HEAD_BYTES = 2 * MAX_LINE_BYTES
+OUTSIDE = 8  # row status: valid, outside the window (0 = valid, inside)
+RejectedSink = Callable[[pd.DataFrame], None]
+STRING = pd.StringDtype("pyarrow")
+_NESTED = ("[", "STRUCT", "MAP", "UNION")
+_FLOATS = ("DOUBLE", "FLOAT", "REAL")
+_TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATETIME", "DATE")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """DuckDB resources: threads (None = all cores), memory limit (None = DuckDB's
+    default, 80% of RAM; past it DuckDB spills to disk) and the folder it spills to
+    (None = a private temporary one)."""
+
+    threads: int | None = None
+    memory_limit: str | None = "auto"
+    spill_dir: Path | None = None
+
+    def limit_for(self, path: Path) -> str | None:
+        """The memory limit for ``path``: "auto" is about 40 bytes a row (1 to 6 GB),
+        which keeps a file of tens of millions of rows within ~1.5 GB and leaves room
+        for the hash tables DuckDB cannot spill at 100 M rows."""
+        if self.memory_limit != "auto":
+            return self.memory_limit
+        rows = estimated_rows(path)
+        return f"{min(max(rows * 40 / 1e9, 1.0), 6.0):.1f}GB"
+
+
+def estimated_rows(path: Path) -> int:
+    """Rows of a recharge file: Parquet metadata, or a CSV's size over its first lines'."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+        if not head:
+            return 0
+        lines = max(head.count(b"\n"), 1)
+        return int(path.stat().st_size / (len(head) / lines))
+    except (OSError, ValueError, pa.ArrowException):
+        return 0
+
+
+# ------------------------------------------------------------------------------ sources
+
+
+@dataclass(frozen=True)
+class Source:
+    """A recharge (or blacklist) file as DuckDB reads it."""
+
+    path: Path
+    sql: str  # a table function call
+    columns: tuple[str, ...]
+    types: dict[str, str]
+    row_number: str  # expression giving the input position
+
+
+def connect(
+    settings: EngineSettings, spill: Path, limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the engine's limits, spilling into ``spill``."""
+    config = {"temp_directory": str(spill), "preserve_insertion_order": True}
+    if settings.threads:
+        config["threads"] = settings.threads
+    if limit or (settings.memory_limit and settings.memory_limit != "auto"):
+        config["memory_limit"] = limit or settings.memory_limit
+    con = duckdb.connect(config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def open_source(
+    con: duckdb.DuckDBPyConnection, path: Path, what: str, required: tuple[str, ...]
+) -> Source:
+    """Check ``path`` and describe it as a DuckDB source; errors name the file and what
+    is wrong (missing or duplicate columns, nested Parquet types, not UTF-8, NUL bytes,
+    an unclosed quote, a line over 1 MiB...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file {path} does not exist")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        sql = f"read_parquet({sql_literal(str(path))}, file_row_number = true)"
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()  # noqa: S608
+        except duckdb.Error as exc:
+            raise InputError(f"cannot read {what} file {path}: {first_error_line(exc)}") from None
+        types = {str(r[0]).strip(): str(r[1]) for r in described if r[0] != "file_row_number"}
+        columns = tuple(str(r[0]) for r in described if r[0] != "file_row_number")
+        _check_columns(path, what, [c.strip() for c in columns], required)
+        for name in required:
+            if any(mark in types[name] for mark in _NESTED):
+                raise InputError(
+                    f"{what} file {path}: column {name} holds {types[name]} values, not text "
+                    "or numbers: export it as a plain column"
+                )
+        return Source(path, sql, columns, types, "file_row_number")
+    header = read_csv_header(path, what)
+    _check_columns(path, what, [h.strip() for h in header], required)
+    spec = ", ".join(f"{sql_literal(name)}: 'VARCHAR'" for name in header)
+    sql = (
+        f"read_csv({sql_literal(str(path))}, header = true, auto_detect = false, "
+        f"columns = {{{spec}}}, delim = ',', quote = '\"', escape = '\"', "
+        f"strict_mode = true, null_padding = false, max_line_size = {MAX_LINE_BYTES}, "
+        "encoding = 'utf-8')"
+    )
+    types = {name.strip(): "VARCHAR" for name in header}
+    return Source(path, sql, tuple(header), types, "row_number() OVER () - 1")
+
+
+def check_empty_read(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """When a CSV with more than a header gave no row, read it again single-threaded so
+    that DuckDB reports the real problem (its parallel reader can return nothing for a
+    file made of one huge line)."""
+    if not source.sql.startswith("read_csv("):
+        return
+    with source.path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    body = head[head.find(b"\n") + 1 :] if b"\n" in head else b""
+    if not body.strip() and source.path.stat().st_size <= len(head):
+        return
+    serial = source.sql[:-1] + ", parallel = false)"
+    con.execute(f"SELECT count(*) FROM {serial}").fetchall()  # noqa: S608 - raises
+
+
+def read_csv_header(path: Path, what: str) -> list[str]:
+    """The header of a CSV file, read from its first bytes: refuses an empty file, NUL
+    bytes, text that is not UTF-8, and a header or first row longer than 1 MiB."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        more = bool(handle.read(1))
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise InputError(f"{what} file {path} is empty: expected a header line")
+    if b"\x00" in head:
+        raise InputError(
+            f"{what} file {path} contains NUL bytes: it is not UTF-8 text (save it as UTF-8 CSV)"
+        )
+    end = head.find(b"\n")
+    if end < 0 and more:
+        raise InputError(f"{what} file {path}: the header line is longer than 1 MiB")
+    if more and head.find(b"\n", end + 1) < 0:
+        raise InputError(f"{what} file {path}: the first row is longer than 1 MiB")
+    line = head[: end if end >= 0 else len(head)]
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{what} file {path} is not UTF-8 text: save it as UTF-8 CSV"
+        ) from None
+    try:
+        header = next(csv.reader(io.StringIO(text.rstrip("\r"))), [])
+    except csv.Error as exc:
+        raise InputError(f"{what} file {path}: the header cannot be read ({exc})") from None
+    return header
+
+
+def _check_columns(path: Path, what: str, names: list[str], required: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"{what} file {path}: column {name[:60]!r} appears twice")
+        seen.add(name)
+    missing = [c for c in required if c not in seen]
+    if missing:
+        found = ", ".join(n[:60] for n in names) or "none"
+        raise InputError(
+            f"{what} file {path} lacks column(s) {', '.join(missing)} (found: {found})"
+        )
+
+
+_REASONS = re.compile(
+    r"Expected Number of Columns: \d+ Found: \d+|Value with unterminated quote found|"
+    r"Maximum line size of \d+ bytes exceeded|Invalid unicode[^.\n]*|"
+    r"quote should be followed by[^.\n]*|unquoted value[^.\n]*"
+)
+
+
+def first_error_line(exc: BaseException) -> str:
+    """What a DuckDB error says is wrong, in one line, redacted: where, and the reason
+    when DuckDB names one, never the offending row it quotes."""
+    text = str(exc)
+    head = text.split("Original Line:")[0].split("\n")[0].strip()
+    found = _REASONS.search(text)
+    message = f"{head}: {found.group(0)}" if found and found.group(0) not in head else head
+    return redact(message[:300] or type(exc).__name__)
+
+
+def file_error(exc: duckdb.Error, what: str, path: Path) -> InputError:
+    """A DuckDB error reading ``path`` as an InputError naming the file and the fix."""
+    full = str(exc).lower()
+    if "unicode" in full or "utf-8" in full or "utf8" in full:
+        return InputError(f"{what} file {path} is not UTF-8 text: save it as UTF-8 CSV")
+    if "maximum line size" in full:
+        return InputError(f"{what} file {path} has a line longer than 1 MiB: not a recharge export")
+    if isinstance(exc, duckdb.OutOfMemoryException) or "space left" in full or "too large" in full:
+        return InputError(
+            f"not enough memory or disk space to read {what} file {path} "
+            f"({first_error_line(exc)}): raise the engine's memory limit or free disk space"
+        )
+    return InputError(f"cannot read {what} file {path}: {first_error_line(exc)}")
+
+
+def _column(source: Source, name: str) -> str:
+    """The file's spelling of a required column (headers are matched trimmed)."""
+    return next(c for c in source.columns if c.strip() == name)
+
+
+def quoted(name: str) -> str:
+    """A column name as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ------------------------------------------------------------------------------ row SQL
+
+
+def _raw_sql(source: Source, config: PromotionConfig) -> tuple[str, bool]:
+    """Per input row: rn, tx (trimmed), m, a (amount text, untrimmed), t (timestamp text,
+    untrimmed) or t_us (typed timestamps); and whether the time is typed."""
+    names = {c.strip(): c for c in source.columns}
+    col = {k: quoted(names[k]) for k in RECHARGE_COLUMNS}
+    types = {k: source.types[k].upper() for k in RECHARGE_COLUMNS}
+    amount = col["amount_ngn"]
+    a = sql_number_text(amount) if types["amount_ngn"] in _FLOATS else f"CAST({amount} AS VARCHAR)"
+    stamp, stamp_type = col["timestamp"], types["timestamp"]
+    typed = stamp_type == "TIMESTAMP WITH TIME ZONE" or stamp_type in _TIMESTAMPS
+    if typed:
+        aware = stamp_type == "TIMESTAMP WITH TIME ZONE"
+        us = sql_typed_timestamp_us(stamp, aware, config.timezone)
+        t = f"{us} AS t_us, {stamp} IS NULL AS t_null"
+    else:
+        t = f"CAST({stamp} AS VARCHAR) AS t"
+    select = (
+        f"SELECT {source.row_number} AS rn, {sql_text(col['transaction_id'])} AS tx, "
+        f"CAST({col['msisdn']} AS VARCHAR) AS m, {a} AS a, {t} FROM {source.sql}"
+    )
+    return select, typed  # noqa: S608 - built from constants and quoted names
+
+
+def originals_sql(source: Source) -> str:
+    """rn and every input column as text (``o_0``, ``o_1``...)."""
+    originals = ", ".join(
+        f"CAST({quoted(c)} AS VARCHAR) AS o_{i}" for i, c in enumerate(source.columns)
+    )
+    return f"SELECT {source.row_number} AS rn, {originals} FROM {source.sql}"  # noqa: S608
+
+
+# ------------------------------------------------------------------------------ engine
+
+
+def eligibility_from_file(
+    recharges: str | os.PathLike[str],
+    config: PromotionConfig,
+    draw_date: date,
+    blacklist: pd.Series | BlacklistNumbers | None = None,
+    *,
+    rejected_sink: RejectedSink | None = None,
+    settings: EngineSettings | None = None,
+) -> EligibilityResult:
+    """The eligibility rules over a recharge file, out of core.
+
+    Rejected rows (input columns as text plus ``reason``) go to ``rejected_sink`` in
+    batches, in input order; without a sink they are collected into ``result.rejected``.
+    ``result.excluded`` is empty (the summary counts every excluded row).
+    """
+    draw_date = as_date(draw_date)
+    settings = settings or EngineSettings()
+    listed = read_blacklist_numbers(blacklist)
+    with tempfile.TemporaryDirectory(prefix="drawkit-duckdb-", dir=settings.spill_dir) as spill:
+        con = connect(settings, Path(spill), settings.limit_for(Path(recharges)))
+        try:
+            source = open_source(con, Path(recharges), "recharges", RECHARGE_COLUMNS)
+            parts = _run(con, source, config, draw_date, rejected_sink)
+        except duckdb.Error as exc:
+            raise file_error(exc, "recharges", Path(recharges)) from None
+        finally:
+            con.close()  # DuckDB's buffers go before Python builds the participants
+    result = _finish(*parts, listed, config, draw_date, config.naira_per_point * 100)
+    logger.debug("engine duplicates, blacklist, points done")
+    return result
+
+
+INVALID_NUMBER = 9  # row status: a number that is not a Nigerian mobile (after code 1)
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    config: PromotionConfig,
+    draw_date: date,
+    sink: RejectedSink | None,
+) -> tuple[pa.Table, int, pd.DataFrame, dict[str, object]]:
+    """Passes 1-3 in DuckDB: subscriber totals, rows read, picked rows, their texts."""
+    unit = config.naira_per_point * 100
+    trace = _Trace()
+    raw, typed = _raw_sql(source, config)
+    con.execute(f"CREATE TEMP VIEW raw AS {raw}")
+    # Pass 1: the ids whose hash repeats (64-bit hashes streamed out and sorted in place
+    # by numpy: 8 bytes a row, no hash table), then the distinct spellings, amounts and
+    # times (bounded by subscribers).
+    repeated = repeated_hashes(con.sql("SELECT hash(tx) AS h FROM raw WHERE tx IS NOT NULL"))
+    con.register("cand_h", pa.table({"h": pa.array(repeated, pa.uint64())}))
+    con.execute("CREATE TEMP TABLE cand AS SELECT h FROM cand_h")
+    con.unregister("cand_h")
+    trace("pass 1a: repeated ids")
+    time_set = "" if typed else ", (t)"
+    con.execute(f"""
+        CREATE TEMP TABLE dist AS
+        SELECT grouping(m) = 0 AS is_m, grouping(a) = 0 AS is_a, m, a,
+               {"NULL::VARCHAR AS t" if typed else "t"}
+        FROM (SELECT m, a, {"NULL::VARCHAR AS t" if typed else "t"} FROM raw)
+        GROUP BY GROUPING SETS ((m), (a){time_set})
+    """)  # noqa: S608
+    trace("pass 1b: distinct values")
+    _lookups(con, config, typed)
+    trace("lookups")
+    # Pass 2: every row through the rules; rows that need a look of their own (rejected,
+    # or their id hash repeats) keep their own group, the rest add up per subscriber.
+    window = draw_window(config, draw_date)
+    start = microseconds(window.start) if window.start is not None else -(2**62)
+    cutoff = microseconds(window.cutoff)
+    times = (
+        "r.t_us, CASE WHEN r.t_null THEN 1 WHEN r.t_us IS NULL THEN 2 ELSE 0 END AS t_st"
+        if typed else f"ti.t_us, coalesce(ti.t_st, {TIME_MISSING}) AS t_st"
+    )
+    time_join = "" if typed else "LEFT JOIN times ti ON r.t = ti.t"  # NULL: no match = missing
+    con.execute(f"""
+        CREATE TEMP TABLE grouped AS
+        SELECT m, pick, count(*) AS n,
+            count(*) FILTER (status = 0) AS n_in,
+            count(*) FILTER (status = {OUTSIDE}) AS n_out,
+            coalesce(sum(kobo) FILTER (status = 0), 0) AS kobo_in,
+            coalesce(sum(kobo // {unit}) FILTER (status = 0), 0) AS pts_in,
+            count(*) FILTER (status = 0 AND kobo < {unit}) AS zero_in,
+            any_value(status) AS status, any_value(kobo) AS kobo, any_value(t_us) AS t_us,
+            bool_or(is_cand) AS cand
+        FROM (
+            SELECT *, CASE WHEN is_cand OR status BETWEEN 1 AND 7 THEN rn END AS pick
+            FROM (
+                SELECT rn, r.m, am.kobo, t_us,
+                       r.tx IS NOT NULL AND hash(r.tx) IN (SELECT h FROM cand) AS is_cand,
+                       CASE WHEN r.tx IS NULL THEN 1
+                            WHEN coalesce(am.a_st, {A_MISSING}) <> 0
+                                 THEN 1 + coalesce(am.a_st, {A_MISSING})
+                            WHEN t_st <> 0 THEN 5 + t_st
+                            WHEN t_us >= {start} AND t_us < {cutoff} THEN 0
+                            ELSE {OUTSIDE} END AS status
+                FROM (SELECT r.*, {times} FROM raw r {time_join}) r
+                LEFT JOIN amounts am ON r.a = am.a
+            )
+        )
+        GROUP BY m, pick
+    """)  # noqa: S608
+    trace("pass 2: the rules per row, grouped by spelling")
+    # Spellings to subscribers, on the aggregate (one row per spelling, not per row).
+    con.execute(
+        "CREATE TEMP TABLE invalid_m AS SELECT m, coalesce(why, 'missing phone number') AS why "
+        "FROM spelled WHERE national IS NULL AND m IS NOT NULL"
+    )
+    people = arrow_table(con.sql("""
+        SELECT s.national, sum(n_in) AS n_in, sum(kobo_in) AS kobo_in, sum(pts_in) AS pts_in,
+               sum(zero_in) AS zero_in, sum(n_out) AS n_out
+        FROM grouped g JOIN spelled s ON g.m = s.m
+        WHERE g.pick IS NULL AND s.national IS NOT NULL
+        GROUP BY s.national ORDER BY s.national
+    """))
+    picked = arrow_table(con.sql(f"""
+        SELECT pick AS rn, s.national,
+               CASE WHEN status <> 1 AND s.national IS NULL THEN {INVALID_NUMBER} ELSE status END
+                   AS status,
+               kobo, t_us, coalesce(s.why, 'missing phone number') AS why, g.m, cand
+        FROM grouped g LEFT JOIN spelled s ON g.m = s.m
+        WHERE pick IS NOT NULL ORDER BY pick
+    """)).to_pandas()
+    invalid_rows = con.execute("""
+        SELECT coalesce(s.why, 'missing phone number'), sum(n)
+        FROM grouped g LEFT JOIN spelled s ON g.m = s.m
+        WHERE g.pick IS NULL AND s.national IS NULL GROUP BY 1
+    """).fetchall()
+    (rows_in,) = con.execute("SELECT coalesce(sum(n), 0) FROM grouped").fetchall()[0]
+    if rows_in == 0:
+        check_empty_read(con, source)
+    con.register("picked_rn", pa.table({"rn": pa.array(picked["rn"], pa.int64())}))
+    trace(f"subscribers ({people.num_rows:,}) and picked rows ({len(picked):,})")
+    texts = _picked_texts(con, source, picked, sink)
+    texts["invalid_rows"] = {f"{INVALID_MSISDN}: {why}": int(n) for why, n in invalid_rows}
+    trace("pass 3: rejected rows written, candidate ids read")
+    return people, int(rows_in), picked, texts
+
+
+def repeated_hashes(relation: duckdb.DuckDBPyRelation) -> np.ndarray:
+    """The values that occur more than once in a one-column UBIGINT relation, by an
+    in-place numpy sort of all of them (8 bytes a row)."""
+    parts = [np.asarray(batch.column(0), dtype=np.uint64) for batch in _batches(relation)]
+    values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    del parts
+    values.sort()
+    same = values[1:] == values[:-1]
+    return np.unique(values[1:][same])
+
+
+class _Trace:
+    """DEBUG log of each engine step: seconds and the process's peak memory."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        now = time.perf_counter()
+        peak = ""
+        try:
+            with open("/proc/self/status", encoding="ascii") as handle:
+                peak = next((line.split()[1] for line in handle if line.startswith("VmHWM")), "")
+        except OSError:
+            pass
+        logger.debug("engine %s: %.2f s, peak %s kB", step, now - self.last, peak)
+        self.last = now
+
+
+def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: bool) -> None:
+    """Tables spelled (m -> national, why), amounts (a -> a_st, kobo), times (t -> t_us,
+    t_st) and cand (h): each distinct value evaluated once."""
+    con.execute(
+        f"CREATE TEMP TABLE spell AS SELECT m, {national_sql('m')} AS nat FROM dist WHERE is_m"
+    )  # noqa: S608
+    odd = arrow_table(con.sql("SELECT m FROM spell WHERE nat IS NULL"))
+    national, reason = national_numbers(pd.Series(odd["m"].to_pylist(), dtype=object))
+    why = reason.astype(object).where(reason.notna(), None).tolist()
+    fixes = pa.table(
+        {
+            "m": odd["m"],
+            "nat2": pa.array(np.where(national >= 0, national, 0), pa.int64(), mask=national < 0),
+            "why": pa.array(why, pa.string()),
+        }
+    )
+    con.register("fixes", fixes)
+    con.execute("""
+        CREATE TEMP TABLE spelled AS
+        SELECT s.m, coalesce(s.nat, f.nat2) AS national, f.why
+        FROM spell s LEFT JOIN fixes f ON s.m IS NOT DISTINCT FROM f.m
+    """)
+    con.unregister("fixes")
+    amounts = layered(
+        "(SELECT a AS a_raw FROM dist WHERE is_a)", f"a_raw, {sql_text('a_raw')} AS a0",
+        amount_layers("a0"),
+    )
+    con.execute(f"CREATE TEMP TABLE amounts AS SELECT a_raw AS a, a_st, kobo FROM ({amounts})")
+    if not typed:
+        times = layered(
+            "(SELECT t AS t_raw FROM dist WHERE NOT is_m AND NOT is_a)",
+            f"t_raw, {sql_text('t_raw')} AS t0", timestamp_layers("t0", config.timezone),
+        )
+        con.execute(f"CREATE TEMP TABLE times AS SELECT t_raw AS t, t_us, t_st FROM ({times})")
+
+
+def _picked_texts(
+    con: duckdb.DuckDBPyConnection, source: Source, picked: pd.DataFrame,
+    sink: RejectedSink | None,
+) -> dict[str, object]:
+    """Pass 3: the original columns of the picked rows, in input order. Rejected rows go
+    to ``sink`` (or are collected); candidates get their trimmed transaction id."""
+    names = [c.strip() for c in source.columns]
+    renames = {f"o_{i}": name for i, name in enumerate(names)}
+    tx = sql_text(f"o.o_{source.columns.index(_column(source, 'transaction_id'))}")
+    m = f"o.o_{source.columns.index(_column(source, 'msisdn'))}"
+    scan = f"""
+        SELECT o.*, {tx} AS tx, i.why AS bad_why, o.rn IN (SELECT rn FROM picked_rn) AS picked
+        FROM ({originals_sql(source)}) o LEFT JOIN invalid_m i ON {m} = i.m
+        WHERE o.rn IN (SELECT rn FROM picked_rn) OR i.m IS NOT NULL OR {m} IS NULL
+        ORDER BY o.rn
+    """  # noqa: S608
+    info = picked.set_index("rn")
+    labels = np.array(STATUS_LABELS, dtype=object)
+    collected: list[pd.DataFrame] = []
+    tx_of: dict[int, str] = {}
+    for batch in _batches(con.sql(scan)):
+        frame = batch.to_pandas(types_mapper={pa.string(): STRING}.get)
+        mine = frame["picked"].to_numpy(bool)
+        rn = frame["rn"].to_numpy()
+        status = np.full(len(frame), INVALID_NUMBER, dtype=np.int64)
+        why = frame["bad_why"].astype(object).fillna("missing phone number").to_numpy()
+        cand = np.zeros(len(frame), dtype=bool)
+        if mine.any():
+            here = info.loc[rn[mine]]
+            status[mine] = here["status"].to_numpy()
+            why[mine] = here["why"].fillna("missing phone number").to_numpy()
+            cand[mine] = here["cand"].to_numpy(bool)
+        rejected = ((status >= 1) & (status <= 7)) | (status == INVALID_NUMBER)
+        if rejected.any():
+            part = frame.loc[rejected, list(renames)].rename(columns=renames)
+            invalid = INVALID_MSISDN + ": " + why.astype(str)
+            reason = np.where(status == INVALID_NUMBER, invalid, labels[np.clip(status, 0, 7)])
+            part["reason"] = reason[rejected]
+            part = part.reset_index(drop=True)
+            if sink is not None:
+                sink(part)
+            else:
+                collected.append(part)
+        keep = cand & ~rejected
+        if keep.any():
+            tx_of.update(zip(rn[keep].tolist(), frame["tx"][keep], strict=True))
+    rejected_frame = None
+    if sink is None:
+        rejected_frame = (
+            pd.concat(collected, ignore_index=True)
+            if collected
+            else pd.DataFrame({c: pd.Series(dtype=STRING) for c in [*names, "reason"]})
+        )
+    return {"rejected": rejected_frame, "tx": tx_of}
+
+
+def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
+    """A relation's rows in Arrow record batches (DuckDB 1.x and 2.x)."""
+    fetch = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    yield from fetch(1 << 16)
+
+
+def _finish(
+    people: pa.Table,
+    rows_in: int,
+    picked: pd.DataFrame,
+    texts: dict[str, object],
+    listed: BlacklistNumbers,
+    config: PromotionConfig,
+    draw_date: date,
+    unit: int,
+) -> EligibilityResult:
+    """Resolve duplicates among the picked rows, then blacklist, points and the summary
+    (as :func:`drawkit.eligibility.apply_rules`)."""
+    status = picked["status"].to_numpy()
+    labels = np.array(STATUS_LABELS, dtype=object)
+    why = INVALID_MSISDN + ": " + picked["why"].fillna("missing phone number")
+    reasons = pd.Series(np.where(status == INVALID_NUMBER, why, labels[np.clip(status, 0, 7)]))
+    rejected_mask = ((status >= 1) & (status <= 7)) | (status == INVALID_NUMBER)
+    counted = reasons[rejected_mask].value_counts().astype(int).to_dict()
+    for reason, n in texts["invalid_rows"].items():
+        counted[reason] = counted.get(reason, 0) + n
+    rejected_counts = dict(sorted(counted.items()))
+    valid = picked[~rejected_mask].copy()
+    valid["tx"] = valid["rn"].map(texts["tx"])
+    later = valid["tx"].duplicated(keep="first").to_numpy()  # picked rows are in input order
+    first = valid[~later]
+    conflicts = _conflicts(valid, later)
+    # first occurrences count like any row: add them to their subscriber's totals
+    kobo = first["kobo"].to_numpy(np.int64)
+    inside = first["status"].to_numpy() == 0
+    columns = ("n_in", "kobo_in", "pts_in", "zero_in", "n_out")
+    extra = {
+        "n_in": inside.astype(np.int64),
+        "kobo_in": np.where(inside, kobo, 0),
+        "pts_in": np.where(inside, kobo // unit, 0),
+        "zero_in": (inside & (kobo < unit)).astype(np.int64),
+        "n_out": (~inside).astype(np.int64),
+    }
+    base = np.asarray(people["national"], dtype=np.int64)
+    national, where = np.unique(
+        np.concatenate([base, first["national"].to_numpy(np.int64)]), return_inverse=True
+    )
+    totals = {}
+    for name in columns:
+        values = np.concatenate([np.asarray(people[name], dtype=np.int64), extra[name]])
+        if len(values) == 0 or int(np.abs(values).sum()) < 2**53:  # float64 sums exact
+            summed = np.bincount(where, weights=values, minlength=len(national))
+            totals[name] = np.rint(summed).astype(np.int64)
+        else:
+            totals[name] = np.zeros(len(national), dtype=np.int64)
+            np.add.at(totals[name], where, values)
+    n_in = totals["n_in"]
+    banned = np.isin(national, listed.national)
+    live = np.where(banned, 0, n_in)
+    if config.points_mode == "summed":
+        points = np.where(banned, 0, totals["kobo_in"] // unit)
+        under_rows = int(live[points < 1].sum())
+    else:
+        points = np.where(banned, 0, totals["pts_in"])
+        under_rows = int(np.where(banned, 0, totals["zero_in"]).sum())
+    participants = participant_frame(national, points, config.entry_cap)
+    outside = int(totals["n_out"].sum())
+    counts = (int(later.sum()), outside, int(n_in[banned].sum()), under_rows)
+    summary = EligibilitySummary(
+        rows_in=rows_in,
+        rows_counted=int(live.sum()) - under_rows,
+        rows_excluded=dict(zip(RULES, counts, strict=True)),
+        rows_rejected=rejected_counts,
+        participants=len(participants),
+        total_points=int(participants["points"].sum()),
+        total_entries=int(participants["entries"].sum()),
+        participants_excluded={
+            BLACKLISTED: int(np.count_nonzero(banned & (n_in > 0))),
+            UNDER_ONE_POINT: int(np.count_nonzero(~banned & (n_in > 0) & (points < 1))),
+        },
+        window=draw_window(config, draw_date),
+        duplicate_conflicts=conflicts,
+        draw_date=draw_date,
+        points_mode=config.points_mode,
+        entry_cap=config.entry_cap,
+        blacklist_unreadable=listed.unreadable,
+    )
+    assert summary.accounted, "eligibility lost rows"  # an invariant, not an input check
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in [*RECHARGE_COLUMNS, "rule"]})
+    rejected = texts["rejected"]
+    if rejected is None:
+        rejected = pd.DataFrame({c: pd.Series(dtype=object) for c in [*RECHARGE_COLUMNS, "reason"]})
+    return EligibilityResult(participants, rejected, empty, summary)
+
+
+def _conflicts(valid: pd.DataFrame, later: np.ndarray) -> int:
+    """How many later occurrences differ (number, amount or time) from the first."""
+    if not later.any():
+        return 0
+    first = valid[~later].drop_duplicates("tx").set_index("tx")
+    rows = valid[later]
+    firsts = first.loc[rows["tx"]]
+    differs = np.zeros(len(rows), dtype=bool)
+    for column in ("national", "kobo", "t_us"):
+        a, b = rows[column].to_numpy(), firsts[column].to_numpy()
+        differs |= ~((a == b) | (pd.isna(a) & pd.isna(b)))
+    return int(np.count_nonzero(differs))
