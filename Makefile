@@ -59,7 +59,13 @@ test: setup browser node
 	$(PY) -m ruff check drawkit tests benchmarks
 	$(PY) -m pytest -q
 
-bench: setup browser
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) browser
 	$(PY) benchmarks/run.py
 
 reliability: setup

@@ -186,3 +186,14 @@ def test_module_entry_point(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "recharges" in done.stdout
+
+
+def test_synth_in_chunks_writes_the_same_kind_of_files(tmp_path: Path) -> None:
+    """`drawkit synth --chunk-subscribers` streams chunks to disk (100 M-row data sets)."""
+    out = tmp_path / "streamed"
+    assert main(["synth", "--subscribers", "900", "--days", "2", "--end-date", "2026-11-27",
+                 "--out", str(out), "--format", "parquet", "--chunk-subscribers", "300"]) == 0
+    recharges = read_recharges(out / "recharges.parquet")
+    assert len(recharges) > 900
+    assert recharges["msisdn"].nunique() > 600  # the chunks hold different subscribers
+    assert (out / "blacklist.csv").is_file()

@@ -22,9 +22,12 @@ class SynthOutput:
     files: dict[str, Path]
 
     def format(self) -> str:
-        """A line of counts, then one line per file."""
-        lines = [f"{self.recharges:,} recharges of {self.subscribers:,} subscribers "
-                 f"({self.blacklisted:,} blacklisted)"]
+        """A line of counts, then one line per file (streamed data: files only)."""
+        if self.recharges < 0:
+            lines = [f"recharges of {self.subscribers:,} subscribers, written chunk by chunk"]
+        else:
+            lines = [f"{self.recharges:,} recharges of {self.subscribers:,} subscribers "
+                     f"({self.blacklisted:,} blacklisted)"]
         lines += [f"{name}: {path}" for name, path in self.files.items()]
         return "\n".join(lines)
 
@@ -38,12 +41,18 @@ def synthesize(
     seed: int = 1,
     fmt: str = "csv",
     config_path: Path | None = None,
+    chunk_subscribers: int | None = None,
 ) -> SynthOutput:
-    """Deterministic synthetic recharges and a blacklist, written to ``out_dir``."""
+    """Deterministic synthetic recharges and a blacklist, written to ``out_dir``; with
+    ``chunk_subscribers``, generated and written chunk by chunk (larger than memory)."""
     from drawkit.config import load_promotion
-    from drawkit.synth import generate, write_synth
+    from drawkit.synth import generate, write_synth, write_synth_stream
 
     config = load_promotion(config_path)
+    if chunk_subscribers is not None:
+        files = write_synth_stream(subscribers, days, end_date, out_dir, seed, fmt=fmt,
+                                   config=config, chunk_subscribers=chunk_subscribers)
+        return SynthOutput(-1, subscribers, -1, files)
     data = generate(subscribers, days, end_date, seed, config=config)
     files = write_synth(data, out_dir, fmt=fmt)
     return SynthOutput(len(data.recharges), len(data.persons),

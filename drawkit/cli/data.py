@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--out", type=Path, required=True, help="output folder")
     synth.add_argument("--format", choices=("csv", "parquet"), default="csv",
                        help="file format (default csv)")
+    synth.add_argument("--chunk-subscribers", type=positive_int,
+                       help="generate and write this many subscribers at a time (data larger "
+                       "than memory, e.g. 100 M rows); default: all at once")
     add_config(synth)
     synth.set_defaults(func=cmd_synth)
 
@@ -59,7 +62,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from drawkit.app.tools import synthesize
 
     made = synthesize(args.subscribers, args.days, args.end_date, args.out, seed=args.seed,
-                      fmt=args.format, config_path=args.config)
+                      fmt=args.format, config_path=args.config,
+                      chunk_subscribers=args.chunk_subscribers)
     print(made.format())
     return 0
 

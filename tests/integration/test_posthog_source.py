@@ -13,13 +13,13 @@ import pytest
 
 from drawkit.config import PromotionConfig
 from drawkit.contract import DrawOutcome, PublishedWinner, completed_uuid, winner_uuid
-from drawkit.eligibility import BLACKLISTED, UNDER_ONE_POINT
+from drawkit.eligibility import BLACKLISTED, UNDER_ONE_POINT, apply_rules
 from drawkit.msisdn import normalize
 from drawkit.offline.posthog_emulator.server import EmulatorServer
 from drawkit.posthog import PostHogClient, RetryPolicy, build_event
 from drawkit.posthog.upload import UploadSummary, upload_synth, wait_until_queryable
 from drawkit.sources.base import DrawDataSource
-from drawkit.sources.local import LocalDataSource
+from drawkit.sources.local import LocalDataSource, read_blacklist, read_recharges
 from drawkit.sources.posthog import PostHogDataSource
 from drawkit.synth import SynthData, generate, write_synth
 
@@ -121,7 +121,9 @@ def test_hogql_pages_by_msisdn_with_few_requests(loaded):
     pd.testing.assert_frame_equal(result.participants, expected)
     # A points row packs the subscribers whose numbers differ only in the last 3 digits:
     # every subscriber with valid rows in the window (blacklisted and under 1 point too).
-    local = _local(loaded, CONFIGS["daily"], END)
+    files = loaded.files  # the in-memory rules list excluded rows (the streaming path counts)
+    local = apply_rules(read_recharges(files["recharges"]), CONFIGS["daily"], END,
+                        read_blacklist(files["blacklist"]))
     counted = pd.concat([local.excluded.loc[local.excluded["rule"].isin(
         ["blacklisted", "under_1_point"]), "msisdn"], pd.Series(expected["msisdn"])])
     buckets = {str(normalize(m))[:-3] for m in counted}
