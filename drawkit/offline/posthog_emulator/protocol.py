@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+
+import numpy as np
 
 
 class ApiError(Exception):
@@ -66,7 +69,13 @@ MAX_JSON_DEPTH = 128  # serde_json's recursion limit (PostHog's capture parses w
 
 
 def loads(body: bytes | str) -> Any:
-    """JSON from a request body; 400 (not a crash) when unreadable or nested too deeply."""
+    """JSON from a request body; 400 (not a crash) when unreadable or nested too deeply.
+    The nesting is measured on the text before parsing: the parser recurses, and a process
+    whose recursion limit was raised (py-ecc raises it to 100,000) would overflow the C
+    stack of a handler thread instead of raising RecursionError."""
+    if _text_depth(body) > MAX_JSON_DEPTH:
+        raise ApiError(400, "invalid_request", "parse_error",
+                       f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -76,6 +85,21 @@ def loads(body: bytes | str) -> Any:
         raise ApiError(400, "invalid_request", "parse_error",
                        f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
     return value
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _text_depth(body: bytes | str) -> int:
+    """The deepest nesting of brackets in JSON text, strings skipped (C-speed passes)."""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    if not brackets:
+        return 0
+    steps = np.frombuffer(brackets, dtype=np.uint8)
+    moves = np.where((steps == ord("[")) | (steps == ord("{")), 1, -1)
+    return int(np.cumsum(moves).max())
 
 
 def _depth(value: Any) -> int:
