@@ -132,7 +132,8 @@ def test_make_lab_serves_the_drawkit_kernel_on_loopback_with_a_token(tmp_path) -
     output = "".join(lab.lines)
     assert output.count(token) == 1, "the token must be printed once, by make lab only"
     assert f"http://127.0.0.1:{port}/lab?token=..." in output  # JupyterLab's own line hides it
-    assert "Serving notebooks from local directory: " + str(ROOT / "notebooks") in output
+    assert "Serving notebooks from local directory: " + str(ROOT / "workspace" / "lab") in output
+    assert (ROOT / "workspace" / "lab" / "01_daily_cohort.ipynb").is_file()  # a copy to work on
     with socket.socket() as probe, pytest.raises(OSError):
         probe.settimeout(2)
         probe.connect(("127.0.0.1", port))  # stopped: nothing listens any more
