@@ -12,18 +12,30 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from drawkit.contract import completed_uuid, winner_uuid
+from drawkit.contract import (
+    DRAW_COMPLETED,
+    LEDGER_HEAD,
+    SIGNATURE,
+    SIGNER,
+    LedgerHead,
+    ResultEvent,
+    distinct_events,
+    event_label,
+    event_slot,
+    result_payloads,
+    verify_event,
+)
 from drawkit.draw import (
     Cohort,
     DrawRecord,
     Ledger,
     VerificationReport,
-    Winner,
     canonical_cohort,
     select,
 )
@@ -319,79 +331,126 @@ def daily_history(ledger: Ledger, promotion: str | None = None) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """What was published compared with the record, one row per expected event."""
+    """What was published compared with the record, one row per expected event; every
+    published event's signature checked under the key the draw committed to."""
 
     table: pd.DataFrame  # masked numbers only
     unexpected: int  # published events of this draw that the record does not explain
+    forged: tuple[str, ...] = ()  # published events whose signature fails, named
+    heads: tuple[LedgerHead, ...] = ()  # ledger heads published (signed) with this draw
+    missing_heads: tuple[LedgerHead, ...] = ()  # of those, heads the ledger no longer holds
 
     @property
     def ok(self) -> bool:
-        """Every expected event is published with the record's values, nothing extra."""
-        return bool(self.table["matches"].all()) and self.unexpected == 0
+        """Every expected event is published, signed, with the record's values; nothing
+        forged or extra; every published ledger head is still in the ledger."""
+        return (bool(self.table["matches"].all()) and self.unexpected == 0
+                and not self.forged and not self.missing_heads)
 
     def format(self) -> str:
-        """One line for a report."""
+        """One line for a report (forgeries named)."""
         missing = int((~self.table["published"]).sum())
         wrong = int((self.table["published"] & ~self.table["matches"]).sum())
         if self.ok:
-            return f"all {len(self.table)} published events match the record"
-        return (
+            heads = f"; {len(self.heads)} published ledger head(s) in the ledger" if (
+                self.heads) else ""
+            return f"all {len(self.table)} published events match the record, signed{heads}"
+        text = (
             f"{missing} event(s) missing, {wrong} differing from the record, "
             f"{self.unexpected} unexpected"
         )
+        if self.forged:
+            text += f"; {len(self.forged)} FORGED: " + "; ".join(self.forged)
+        if self.missing_heads:
+            gone = ", ".join(h.format() for h in self.missing_heads)
+            text += (f"; published ledger head(s) no longer in the ledger (entries removed or "
+                     f"rewritten): {gone}")
+        return text
 
 
-def reconcile(record: DrawRecord, published: pd.DataFrame) -> Reconciliation:
-    """Compare ``source.get_published_results(draw_id)`` with the record by event uuid."""
-    by_uuid = {str(row["uuid"]): row for _, row in published.iterrows()}
-    rows = [_summary_row(record, by_uuid.get(completed_uuid(record.draw_id)))]
-    expected = {completed_uuid(record.draw_id)}
-    for w in record.winners:
-        uid = winner_uuid(record.draw_id, w.tier, w.role, w.position)
-        expected.add(uid)
-        rows.append(_winner_row(w, by_uuid.get(uid)))
-    unexpected = sum(1 for uid in by_uuid if uid not in expected)
+def reconcile(
+    record: DrawRecord, published: Iterable[ResultEvent], *, ledger: Ledger | None = None
+) -> Reconciliation:
+    """Compare ``source.get_published_events(draw_id)`` with the record.
+
+    Every published event's signature is checked under the result key the draw's
+    commitment names: one that fails is a forgery, named, and fails the reconciliation.
+    Signed events are matched to the record by what they are (summary, or tier, role and
+    position) and compared field by field. With ``ledger``, every signed ledger head
+    published with the draw must still be an entry of it."""
+    key = record.commitment.result_public_key
+    signed: dict[tuple[object, ...], list[ResultEvent]] = {}
+    forged = []
+    for event in distinct_events(e for e in published
+                                 if e.properties.get("draw_id") == record.draw_id):
+        problem = verify_event(event, key)
+        if problem is not None:
+            forged.append(f"{event_label(event)}: {problem}")
+        else:
+            signed.setdefault(event_slot(event), []).append(event)
+    rows, unexpected = [], len(forged)
+    for want in result_payloads(record.to_outcome()):
+        found = signed.pop(event_slot(want), [])
+        chosen = next((e for e in found if not _differences(e, want)), None)
+        chosen = chosen or (found[0] if found else None)
+        unexpected += len(found) - (chosen is not None)
+        rows.append(_row(want, chosen))
+    heads: list[LedgerHead] = []
+    for slot, events in signed.items():
+        if slot[0] == LEDGER_HEAD:
+            heads += [_head(e) for e in events]
+        else:
+            unexpected += len(events)
     table = pd.DataFrame(rows).astype({"ticket": "Int64"})
-    return Reconciliation(table, unexpected)
+    missing = _missing_heads(heads, ledger) if ledger is not None else []
+    return Reconciliation(table, unexpected, tuple(forged), tuple(heads), tuple(missing))
 
 
-def _summary_row(record: DrawRecord, row: pd.Series | None) -> dict[str, object]:
-    return {
-        "event": "draw_completed",
-        "draw_order": 0,
-        "tier": "",
-        "role": "",
-        "position": 0,
-        "msisdn": "",
-        "ticket": pd.NA,
-        "published": row is not None,
-        "matches": row is not None,
-        "problem": "" if row is not None else "not published",
-    }
+_OWN = (SIGNATURE, SIGNER)
 
 
-def _winner_row(w: Winner, row: pd.Series | None) -> dict[str, object]:
+def _differences(found: ResultEvent, want: ResultEvent) -> list[str]:
+    """Fields of a signed event that differ from the record's (names only)."""
+    diffs = []
+    if found.distinct_id != want.distinct_id:
+        diffs.append("number")
+    props = {k: v for k, v in found.properties.items() if not k.startswith("$") and k not in _OWN}
+    for name in sorted(set(props) | set(want.properties)):
+        if props.get(name) != want.properties.get(name):
+            diffs.append(name)
+    return diffs
+
+
+def _row(want: ResultEvent, found: ResultEvent | None) -> dict[str, object]:
+    p = want.properties
+    winner = want.event != DRAW_COMPLETED
     problem = "not published"
-    if row is not None:
-        problem = ""
-        if mask(row.get("msisdn", "")) != mask(w.msisdn):
-            problem = "different number"
-        elif _as_int(row.get("ticket")) != w.ticket:
-            problem = "different ticket"
-        elif str(row.get("tier", "")) != w.tier:
-            problem = "different tier"
+    if found is not None:
+        diffs = _differences(found, want)
+        order = [d for d in ("number", "ticket", "tier") if d in diffs] + diffs
+        problem = f"different {order[0]}" if diffs else ""
     return {
-        "event": "draw_winner",
-        "draw_order": w.draw_order,
-        "tier": w.tier,
-        "role": w.role,
-        "position": w.position,
-        "msisdn": mask(w.msisdn),
-        "ticket": w.ticket,
-        "published": row is not None,
-        "matches": row is not None and not problem,
+        "event": want.event,
+        "draw_order": p["draw_order"],
+        "tier": p.get("tier", ""),
+        "role": p.get("role", ""),
+        "position": p.get("position", 0),
+        "msisdn": mask(want.distinct_id) if winner else "",
+        "ticket": p.get("ticket", pd.NA),
+        "published": found is not None,
+        "matches": found is not None and not problem,
         "problem": problem,
     }
+
+
+def _head(event: ResultEvent) -> LedgerHead:
+    p: dict[str, Any] = event.properties
+    return LedgerHead(_as_int(p.get("ledger_sequence")) or 0, str(p.get("ledger_head")))
+
+
+def _missing_heads(heads: Sequence[LedgerHead], ledger: Ledger) -> list[LedgerHead]:
+    known = {e.get("record_hash"): e.get("sequence") for e in ledger.entries()}
+    return [h for h in heads if known.get(h.record_hash) != h.sequence]
 
 
 def _as_int(value: object) -> int | None:

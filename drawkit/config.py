@@ -24,6 +24,7 @@ from drawkit.errors import ConfigError, SettingsError
 SOURCE_KINDS = ("local", "posthog")
 STRATEGIES = ("hogql", "cohort")
 SECRET_ENV = "DRAWKIT_DRAW_SECRET"  # noqa: S105 - the variable's name, not a secret
+SIGNING_KEY_ENV = "DRAWKIT_SIGNING_KEY"  # the Ed25519 key that signs published results
 WORKSPACE_ENV = "DRAWKIT_WORKSPACE"
 DEFAULT_WORKSPACE = "workspace"
 FIRST_DRAW_DATE = date(2000, 1, 1)

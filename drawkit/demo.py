@@ -1,7 +1,8 @@
 """The demo door: the whole daily job offline, composed from the use-cases.
 
 Two stand-ins run on free loopback ports: the PostHog emulator, with throwaway keys that
-only this run's runtime and its notebook kernels receive, and a local drand test chain
+only this run's runtime and its notebook kernels receive (so is the result signing key:
+a throwaway one, never the operator's), and a local drand test chain
 with its own throwaway key (its rounds are labelled "local test chain — not public
 randomness" everywhere, and the demo's audit accepts that chain explicitly). Synthetic
 recharges go in through capture; the days before the draw date are committed, drawn on
@@ -10,6 +11,7 @@ their round and published; then the day's reports run with PostHog as the source
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from drawkit import app
+from drawkit.config import SIGNING_KEY_ENV
 from drawkit.errors import DrawkitError
 from drawkit.reports import ReportSet, run_report
 
@@ -99,7 +102,8 @@ def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
         say(f"Local drand test chain on {chain.url}, chain {chain.chain_hash[:16]}… "
             "(its own throwaway key: not public randomness)")
         beacon_env = {"DRAWKIT_DRAND_RELAYS": chain.url,
-                      "DRAWKIT_DRAND_CHAIN_HASH": chain.chain_hash}
+                      "DRAWKIT_DRAND_CHAIN_HASH": chain.chain_hash,
+                      SIGNING_KEY_ENV: secrets.token_hex(32)}  # throwaway, this run only
         runtime = app.Runtime.from_env({**_environment(), **server.env(), **beacon_env})
         upload = app.load_synthetic(runtime, options.subscribers, options.days,
                                     options.draw_date, options.seed, say=say)

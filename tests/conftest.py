@@ -30,6 +30,40 @@ def _scratch_workspace(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DRAWKIT_WORKSPACE", str(tmp_path_factory.mktemp("workspace")))
 
 
+# ------------------------------------------------------------------ the result signing key
+# A throwaway Ed25519 key made for this test session (never a key in the repository):
+# every test process and its children sign results with it (DRAWKIT_SIGNING_KEY).
+
+import secrets  # noqa: E402
+
+from drawkit.contract import ResultSigner  # noqa: E402
+
+TEST_SIGNING_KEY = secrets.token_hex(32)
+TEST_SIGNER = ResultSigner.from_text(TEST_SIGNING_KEY)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_signing_key():
+    """DRAWKIT_SIGNING_KEY holds the session's throwaway key, for session fixtures too
+    (autouse: set before any other fixture of the session runs)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DRAWKIT_SIGNING_KEY", TEST_SIGNING_KEY)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _signing_key(monkeypatch):
+    """DRAWKIT_SIGNING_KEY holds the session's throwaway key in every test (a test may
+    change or remove it; the next one gets it back)."""
+    monkeypatch.setenv("DRAWKIT_SIGNING_KEY", TEST_SIGNING_KEY)
+
+
+@pytest.fixture
+def result_signer() -> ResultSigner:
+    """The session's throwaway result signing key (the one DRAWKIT_SIGNING_KEY holds)."""
+    return TEST_SIGNER
+
+
 # ------------------------------------------------------------------ beacons for tests
 # Records are drawn on rounds of a local test chain (drawkit.offline.drand_chain: its own
 # throwaway key), signed offline; verify accepts them only with accept_test_chain=True.
@@ -77,14 +111,15 @@ class SignedRounds:
                               self.record_chain, "offline test signature")
 
     def commit_and_draw(self, participants, config, day, ledger_dir, round_number=1000, *,
-                        secret=None, **draw_options):
-        """Commit to ``round_number`` two minutes before it exists, then draw on it."""
+                        secret=None, result_public_key=TEST_SIGNER.public_key, **draw_options):
+        """Commit to ``round_number`` two minutes before it exists (naming the session's
+        result signing key, as the application commits), then draw on it."""
         from drawkit.draw import commit_draw, run_draw
 
         commit_draw(participants, config, day, ledger_dir=ledger_dir, beacon_round=round_number,
                     secret=secret, beacon_chain=self.chain.chain_hash,
                     now=self.committed_at(round_number),
-                    draw_id=draw_options.get("draw_id"))
+                    draw_id=draw_options.get("draw_id"), result_public_key=result_public_key)
         return run_draw(participants, config, day, ledger_dir=ledger_dir, secret=secret,
                         evidence=self.evidence(round_number), now=self.drawn_at(round_number),
                         **draw_options)

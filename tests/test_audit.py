@@ -11,7 +11,7 @@ import pytest
 
 from drawkit import audit
 from drawkit.config import PromotionConfig
-from drawkit.contract import completed_uuid, winner_uuid
+from drawkit.contract import ResultEvent, result_events
 from drawkit.draw import Ledger, canonical_cohort, run_draw, select, verify_record
 from drawkit.draw.rng import drbg_for_seed
 from drawkit.errors import InputError
@@ -37,21 +37,9 @@ def drawn(tmp_path, signed_rounds):
     return record, participants, Ledger(tmp_path)
 
 
-def published_frame(record) -> pd.DataFrame:
-    rows = [{"event": "draw_completed", "uuid": completed_uuid(record.draw_id), "msisdn": ""}]
-    for w in record.winners:
-        rows.append(
-            {
-                "event": "draw_winner",
-                "uuid": winner_uuid(record.draw_id, w.tier, w.role, w.position),
-                "msisdn": w.msisdn,
-                "tier": w.tier,
-                "role": w.role,
-                "position": w.position,
-                "ticket": w.ticket,
-            }
-        )
-    return pd.DataFrame(rows)
+def published_events(record, signer) -> list[ResultEvent]:
+    """The draw's result as a source holds it after a publish: signed by the draw's key."""
+    return result_events(record.to_outcome(), signer)
 
 
 def test_band_labels_and_index() -> None:
@@ -156,19 +144,22 @@ def test_daily_history_from_the_ledger(tmp_path) -> None:
     assert audit.daily_history(Ledger(tmp_path), promotion="other").empty
 
 
-def test_reconcile_finds_missing_changed_and_extra_events(drawn) -> None:
+def test_reconcile_finds_missing_changed_and_extra_events(drawn, result_signer) -> None:
     record, _, _ = drawn
-    published = published_frame(record)
+    published = published_events(record, result_signer)
     assert audit.reconcile(record, published).ok
     table = audit.reconcile(record, published).table
     assert set(table["msisdn"]) - {""} == {mask(w.msisdn) for w in record.winners}
-    changed = published.copy()
-    changed.loc[3, "ticket"] = int(changed.loc[3, "ticket"]) + 1
-    result = audit.reconcile(record, changed.drop(index=5))
+    changed = list(published)
+    wrong = changed[3]  # the operator's key signed a wrong ticket: signed, but not the record
+    wrong = ResultEvent(wrong.event, wrong.distinct_id, wrong.uuid,
+                        {**wrong.properties, "ticket": int(wrong.properties["ticket"]) + 1})
+    changed[3] = result_signer.sign(wrong)
+    result = audit.reconcile(record, changed[:5] + changed[6:])
     assert not result.ok
     assert result.table["problem"].tolist().count("different ticket") == 1
     assert result.table["problem"].tolist().count("not published") == 1
-    extra = pd.concat([published, pd.DataFrame([{"event": "draw_winner", "uuid": "x"}])])
+    extra = [*published, ResultEvent("draw_winner", "", "x", {"draw_id": record.draw_id})]
     assert audit.reconcile(record, extra).unexpected == 1
     assert "unexpected" in audit.reconcile(record, extra).format()
 
@@ -181,14 +172,14 @@ def test_cohort_as_drawn_refuses_other_participants(drawn) -> None:
         audit.cohort_as_drawn(record, changed)
 
 
-def test_fairness_checks_pass_and_fail(drawn, tmp_path) -> None:
+def test_fairness_checks_pass_and_fail(drawn, tmp_path, result_signer) -> None:
     record, participants, ledger = drawn
     report = verify_record(record, participants, ledger=ledger, accept_test_chain=True)
     checks = audit.fairness_checks(
         record,
         verification=report,
         chain_ok=ledger.verify_chain().ok,
-        reconciliation=audit.reconcile(record, published_frame(record)),
+        reconciliation=audit.reconcile(record, published_events(record, result_signer)),
     )
     by_name = {c.name: c for c in checks}
     assert by_name["Record re-derives"].passed and by_name["Published results match"].passed

@@ -200,3 +200,103 @@ def test_claims_and_bad_events(tmp_path) -> None:
 def test_bad_draw_id_is_refused(tmp_path) -> None:
     with pytest.raises(LedgerError, match="draw id"):
         draw(tmp_path, draw_id="../escape")
+
+
+# ------------------------------------------------------------------ an anchored tail (issue 16)
+
+
+def test_a_deleted_tail_passes_the_chain_but_not_a_published_head(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    draw(tmp_path)
+    published = ledger.head()  # what publish sends and the website shows
+    assert published == ledger.verify_chain().head and published.sequence == 2
+    run_draw(participants(), CONFIG, date(2026, 11, 25), ledger_dir=tmp_path, secret=SECRET)
+    later = ledger.head()
+    assert ledger.verify_chain([published.record_hash, later.record_hash]).ok
+    for path in sorted((tmp_path / "entries").iterdir())[-2:]:
+        path.unlink()  # the day of 2026-11-25 removed
+    assert ledger.verify_chain().ok  # the chain alone cannot tell
+    assert ledger.verify_chain([published.record_hash]).ok
+    report = ledger.verify_chain([published.record_hash, later.record_hash.upper()])
+    assert not report.ok and later.record_hash in report.problem
+    assert "removed or rewritten" in report.format() and "entry 2" in report.problem
+
+
+def test_a_deleted_and_redrawn_day_fails_against_its_published_head(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    first = draw(tmp_path)
+    commitment_head = first.commitment.ledger_head  # printed by commit, before the draw
+    assert first.commitment.ledger_head_before is None
+    assert commitment_head.record_hash in first.commitment.announcement()
+    for path in (tmp_path / "entries").iterdir():
+        path.unlink()
+    redrawn = run_draw(participants(), CONFIG, DAY, ledger_dir=tmp_path,
+                       secret=bytes.fromhex("78" * 32))
+    assert redrawn.winners != first.winners and ledger.verify_chain().ok
+    assert not ledger.verify_chain([commitment_head.record_hash]).ok
+    assert not ledger.verify_chain([first.record_hash]).ok
+
+
+def test_a_second_record_for_one_id_is_refused_and_detected(tmp_path) -> None:
+    ledger = Ledger(tmp_path)
+    record = draw(tmp_path)
+    body = {k: v for k, v in record.to_dict().items()
+            if k not in ("sequence", "previous_record_hash", "record_hash", "kind")}
+    with pytest.raises(LedgerError, match="already has a draw entry"):
+        ledger.append("draw", body)
+    # written by hand, hashes and links correct: the chain holds, the ledger does not
+    entry = {**body, "kind": "draw", "sequence": 3, "previous_record_hash": record.record_hash}
+    entry["record_hash"] = ""
+    from drawkit.draw.record import entry_hash
+
+    entry["record_hash"] = entry_hash(entry)
+    (tmp_path / "entries" / f"00000003-draw-{record.draw_id}.json").write_text(json.dumps(entry))
+    report = ledger.verify_chain()
+    assert not report.ok and report.sequence == 3
+    assert "a second draw entry" in report.problem and "entry 2" in report.problem
+
+
+def test_missing_folders_files_links_and_special_files_are_never_intact(tmp_path) -> None:
+    import os
+    import threading
+
+    assert not Ledger(tmp_path / "typo").verify_chain().ok
+    assert "does not exist" in Ledger(tmp_path / "typo").verify_chain().problem
+    (tmp_path / "a-file").write_text("x")
+    assert "not a folder" in Ledger(tmp_path / "a-file").verify_chain().problem
+    (tmp_path / "empty").mkdir()
+    assert "no entries folder" in Ledger(tmp_path / "empty").verify_chain().problem
+    real = tmp_path / "real"
+    draw(real)
+    (tmp_path / "linked").symlink_to(real)
+    assert "symbolic link" in Ledger(tmp_path / "linked").verify_chain().problem
+    (tmp_path / "entries-linked").mkdir()
+    (tmp_path / "entries-linked" / "entries").symlink_to(real / "entries")
+    assert "symbolic link" in Ledger(tmp_path / "entries-linked").verify_chain().problem
+
+    link = real / "entries" / "00000003-event-ledger-promo-2026-11-24.json"
+    link.symlink_to(real / "entries" / "00000002-draw-ledger-promo-2026-11-24.json")
+    report = Ledger(real).verify_chain()
+    assert not report.ok and report.sequence == 3 and "symbolic link" in report.problem
+    link.unlink()
+
+    fifo = real / "entries" / "00000003-event-ledger-promo-2026-11-24.json"
+    os.mkfifo(fifo)
+    answer: list = []
+    reader = threading.Thread(target=lambda: answer.append(Ledger(real).verify_chain()),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():  # release a reader blocked on the FIFO before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=10)
+    assert answer, "ledger verify hung on a FIFO planted in the ledger"
+    assert not answer[0].ok and "a FIFO, not a regular file" in answer[0].problem
+    with pytest.raises(LedgerError, match="FIFO"):
+        Ledger(real).entries()
+    fifo.unlink()
+    lock = real / ".lock"
+    lock.unlink()
+    os.mkfifo(lock)
+    with pytest.raises(LedgerError, match="lock file .* is a FIFO"):
+        draw(real, draw_id="another")

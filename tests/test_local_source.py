@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drawkit.contract import DrawOutcome, PublishedWinner, completed_uuid, winner_uuid
+from drawkit.contract import DrawOutcome, PublishedWinner, ResultSigner, completed_uuid, winner_uuid
 from drawkit.errors import DrawkitError, InputError, InvalidMsisdnError
 from drawkit.sources.base import DrawDataSource
 from drawkit.sources.local import (
@@ -153,15 +153,15 @@ def outcome(draw_id: str = "draw-2026-11-27") -> DrawOutcome:
     return DrawOutcome(draw_id, DRAW, "demo", "ab" * 32, 2, 6, "cd" * 32, winners)
 
 
-def test_record_draw_result_is_idempotent(tmp_path: Path) -> None:
+def test_record_draw_result_is_idempotent(tmp_path: Path, result_signer: ResultSigner) -> None:
     source = LocalDataSource(
         pd.DataFrame(columns=list(CSV.split("\n")[0].split(","))), results_dir=tmp_path / "results"
     )
-    first = source.record_draw_result(outcome())
-    again = source.record_draw_result(outcome())
+    first = source.record_draw_result(outcome(), result_signer)
+    again = source.record_draw_result(outcome(), result_signer)
     assert (first.sent, first.already_recorded) == (3, 0)
     assert (again.sent, again.already_recorded) == (0, 3)
-    source.record_draw_result(outcome("another-draw"))
+    source.record_draw_result(outcome("another-draw"), result_signer)
     published = source.get_published_results("draw-2026-11-27")
     assert list(published.columns) == [
         "event",
@@ -174,9 +174,9 @@ def test_record_draw_result_is_idempotent(tmp_path: Path) -> None:
         "ticket",
     ]
     assert list(published["uuid"]) == [
-        completed_uuid("draw-2026-11-27"),
-        winner_uuid("draw-2026-11-27", "Grand prize", "winner", 1),
-        winner_uuid("draw-2026-11-27", "Grand prize", "reserve", 1),
+        completed_uuid("draw-2026-11-27", key=result_signer),
+        winner_uuid("draw-2026-11-27", "Grand prize", "winner", 1, key=result_signer),
+        winner_uuid("draw-2026-11-27", "Grand prize", "reserve", 1, key=result_signer),
     ]
     assert list(published["msisdn"]) == ["", "+2348031234567", "+2348051234569"]
     assert list(published["msisdn_masked"]) == ["", "0803****567", "0805****569"]
@@ -187,10 +187,11 @@ def test_record_draw_result_is_idempotent(tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == 6
 
 
-def test_concurrent_publishes_record_once(tmp_path: Path) -> None:
+def test_concurrent_publishes_record_once(tmp_path: Path, result_signer: ResultSigner) -> None:
     source = LocalDataSource(pd.DataFrame(), results_dir=tmp_path)
     threads = [
-        threading.Thread(target=source.record_draw_result, args=(outcome(),)) for _ in range(8)
+        threading.Thread(target=source.record_draw_result, args=(outcome(), result_signer))
+        for _ in range(8)
     ]
     for t in threads:
         t.start()
@@ -199,21 +200,21 @@ def test_concurrent_publishes_record_once(tmp_path: Path) -> None:
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 3
 
 
-def test_torn_last_line_is_resent(tmp_path: Path) -> None:
+def test_torn_last_line_is_resent(tmp_path: Path, result_signer: ResultSigner) -> None:
     source = LocalDataSource(pd.DataFrame(), results_dir=tmp_path)
-    source.record_draw_result(outcome())
+    source.record_draw_result(outcome(), result_signer)
     path = tmp_path / "results.jsonl"
     text = path.read_text()
     path.write_text(text[: len(text) - 20])  # crash in the middle of the last event
-    report = source.record_draw_result(outcome())
+    report = source.record_draw_result(outcome(), result_signer)
     assert report.sent == 1
     lines = path.read_text().splitlines()
     assert len(lines) == 3 and all(json.loads(line) for line in lines)
 
 
-def test_results_need_a_results_dir() -> None:
+def test_results_need_a_results_dir(result_signer: ResultSigner) -> None:
     with pytest.raises(DrawkitError, match="results_dir"):
-        LocalDataSource(pd.DataFrame()).record_draw_result(outcome())
+        LocalDataSource(pd.DataFrame()).record_draw_result(outcome(), result_signer)
 
 
 def test_write_participants_refuses_a_frame_that_breaks_the_contract(tmp_path) -> None:

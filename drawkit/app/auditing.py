@@ -81,8 +81,8 @@ def audit(job: DrawJob, runtime: Runtime) -> AuditResult:
     verification = verify_record(record, participants, ledger=ledger, beacon=beacon,
                                  accept_test_chain=job.accept_test_chain)
     chain = ledger.verify_chain()
-    published = runtime.source(job).get_published_results(record.draw_id)
-    reconciliation = stats.reconcile(record, published)
+    published = runtime.source(job).get_published_events(record.draw_id)
+    reconciliation = stats.reconcile(record, published, ledger=ledger)
     cohort = stats.cohort_as_drawn(record, participants)
     simulation = stats.simulate_record(record, cohort, n=job.simulations)
     observed = stats.observed_indices(record, cohort)
@@ -152,16 +152,20 @@ def verify_files(
     beacon_value: str | None = None,
     accept_test_chain: bool = False,
     accept_operator_randomness: bool = False,
+    heads: tuple[str, ...] = (),
 ) -> VerificationReport:
     """Re-derive a draw from its record file (private or public copy) and a participants
     file (any accepted number spelling), authenticate its beacon round offline and check
-    the timing, optionally checking it against the ledger."""
+    the timing, optionally checking it against the ledger, anchored by published ledger
+    heads (``heads``: record hashes the ledger must still hold)."""
+    if heads and ledger_dir is None:
+        raise InputError("--head checks the ledger: give --ledger DIR too")
     record = read_record(record_path)
     participants = read_participants(participants_path)
     ledger = Ledger(ledger_dir) if ledger_dir is not None else None
     return verify_record(record, participants, ledger=ledger, beacon=parse_beacon(beacon_value),
                          accept_test_chain=accept_test_chain,
-                         accept_operator_randomness=accept_operator_randomness)
+                         accept_operator_randomness=accept_operator_randomness, heads=heads)
 
 
 def read_record(path: Path) -> DrawRecord:

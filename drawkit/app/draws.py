@@ -3,7 +3,9 @@
 Every door (CLI, notebooks, demo) goes through these functions, so the rules that protect
 the draw hold whichever door is used: the cohort comes from the frozen cohort only, the
 operator secret comes from the runtime (and its strength is checked by the draw engine),
-a beacon value is exact hex of the right length, and outputs are written by the one
+a beacon value is exact hex of the right length, a re-run of a drawn id with other inputs
+is refused, results are signed with the key the commitment names, concurrent publishes
+take turns on the ledger's publish lock, and outputs are written by the one
 private/public writer.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drawkit.app.cohort import FrozenCohort, cohort_for_draw
+from drawkit.contract import LedgerHead
 from drawkit.draw import (
     BeaconChain,
     BeaconEvidence,
@@ -101,6 +104,7 @@ def commit(job: DrawJob, runtime: Runtime) -> CommitResult:
     the promotion's margin) and the secret's hash. Idempotent: the same commitment again
     returns the existing one. A draw on the operator secret alone needs the explicit
     ``operator_randomness`` opt-in (scratch explorations use it)."""
+    signer = runtime.result_signer(job)  # a missing or malformed key is named first
     cohort = cohort_for_draw(job, runtime)
     before = committed(job)
     secret = secret_for(job, runtime)
@@ -131,6 +135,7 @@ def commit(job: DrawJob, runtime: Runtime) -> CommitResult:
         beacon_chain=chain_hash,
         operator_randomness=operator,
         commit_margin_seconds=job.config.beacon_margin_seconds,
+        result_public_key=signer.public_key,
         now=runtime.now(),
     )
     runtime.track(job, "draw_committed", {"draw_id": commitment.draw_id})
@@ -166,10 +171,11 @@ def draw(
     wait: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> DrawResult:
-    """Run the draw on the frozen cohort (or return the ledger's record: never re-drawn)
-    and write the private record, the winners file and the masked public record. The
-    committed round must be published; with ``wait`` the draw waits for it (bounded by the
-    promotion's ``beacon.wait_seconds``)."""
+    """Run the draw on the frozen cohort (or return the ledger's record: never re-drawn,
+    and only when the inputs given agree with it) and write the private record, the
+    winners file and the masked public record. The committed round must be published;
+    with ``wait`` the draw waits for it (bounded by the promotion's
+    ``beacon.wait_seconds``)."""
     secret = secret_for(job, runtime)  # malformed inputs are named before anything else
     parse_beacon(job.beacon_value)
     cohort = cohort_for_draw(job, runtime)
@@ -204,6 +210,8 @@ def draw(
             now=runtime.now(),
         )
         drawn = "existing" not in steps  # another process may have drawn it meanwhile
+    if not drawn:
+        check_rerun(job, runtime, record, cohort)
     files = write_draw_files(job, record)
     extra = {"private record": record_out, "public record": public_out,
              "winners export": winners_export}
@@ -214,6 +222,69 @@ def draw(
     findings = protocol_findings(record, accept_test_chain=job.accept_test_chain,
                                  accept_operator_randomness=job.scratch)
     return DrawResult(record, drawn, files, findings, Ledger(job.ledger).events(job.id))
+
+
+def check_rerun(job: DrawJob, runtime: Runtime, record: DrawRecord, cohort: FrozenCohort) -> None:
+    """A draw id that already ran is shown again only when every input given agrees with
+    its record: the frozen cohort (and a participants file given), the operator secret,
+    the beacon round, signature and value. Otherwise a CommitmentError names each one
+    that differs (never the secret itself)."""
+    differences = []
+    digest = _drawn_digest(cohort, record)
+    if digest != record.cohort_digest:
+        differences.append(f"cohort digest {digest} (the record's {record.cohort_digest})")
+    given = _participants_file_digest(job)
+    if given is not None and given != cohort.digest:
+        differences.append(
+            f"participants file {job.source.participants} (digest {given}) is not the frozen "
+            f"cohort (digest {cohort.digest})"
+        )
+    secret = runtime.secret  # a scratch run's throwaway secret is never compared
+    if secret is not None and record.secret is None:
+        differences.append(f"an operator secret (in {runtime.secret_variable}) was given, but "
+                           "the draw used none")
+    elif secret is not None and secret.hex() != record.secret:
+        differences.append(f"the operator secret in {runtime.secret_variable} is not the one "
+                           "the draw revealed")
+    if job.beacon_round is not None and job.beacon_round != record.beacon_round:
+        differences.append(f"beacon round {job.beacon_round} (the record's "
+                           f"{record.beacon_round or 'none'})")
+    signature = (job.beacon_signature or "").strip().lower()
+    if signature and signature != record.beacon_signature:
+        differences.append(f"the beacon signature given is not the one of the record's round "
+                           f"{record.beacon_round or 'none'}")
+    value = parse_beacon(job.beacon_value)
+    if value is not None and value.hex() != record.beacon_value:
+        differences.append(f"beacon value {value.hex()} (the record's "
+                           f"{record.beacon_value or 'none'})")
+    if differences:
+        raise CommitmentError(
+            f"draw {record.draw_id} already ran (ledger entry {record.sequence}, record hash "
+            f"{record.record_hash[:16]}…) with other inputs: " + "; ".join(differences)
+            + ". A draw never runs twice: give the inputs it ran with to see its record, or "
+            "draw a new id"
+        )
+
+
+def _drawn_digest(cohort: FrozenCohort, record: DrawRecord) -> str:
+    """The digest the frozen cohort gives once the record's recent winners are removed."""
+    if not record.excluded_msisdns:
+        return cohort.digest
+    from drawkit.draw.engine import prepare_cohort
+
+    return prepare_cohort(cohort.participants, set(record.excluded_msisdns)).cohort.digest
+
+
+def _participants_file_digest(job: DrawJob) -> str | None:
+    """The digest of the participants file the job names (None when it names none)."""
+    path = job.source.participants
+    if job.source.kind != "local" or path is None:
+        return None
+    from drawkit.draw import canonical_cohort
+    from drawkit.sources.local import read_participants
+
+    participants = read_participants(path)
+    return canonical_cohort(participants).digest if len(participants) else ""
 
 
 # ------------------------------------------------------------------ the randomness protocol
@@ -361,28 +432,42 @@ def draw_record(ledger_dir: Path, draw_id: str) -> DrawRecord:
 
 
 def publish(job: DrawJob, runtime: Runtime) -> PublishReport:
-    """Send the draw's result to the job's source (PostHog events or the local results
-    store); safe to repeat: each event is recorded once. A receipt (when, how many) goes
-    next to the reports for the landing page."""
+    """Send the draw's result, signed, to the job's source (PostHog events or the local
+    results store), with the ledger's head; safe to repeat: each event is recorded once.
+    Concurrent publishes take turns on the ledger's publish lock (each one reads what the
+    source holds only after the one before has sent its events and seen them arrive), so
+    each event is sent once. Published events of the draw that are not the real ones are
+    named in the report's ``forged``. A receipt (when, how many) goes next to the reports
+    for the landing page."""
+    record = ledger_record(job)
+    signer = runtime.result_signer(job)
+    ledger = Ledger(job.ledger)
+    with ledger.publish_lock():
+        report = publish_record(record, runtime.source(job), signer, ledger_head=ledger.head())
+    _write_receipt(job, runtime, report)
+    return report
+
+
+def _write_receipt(job: DrawJob, runtime: Runtime, report: PublishReport) -> None:
     import json
 
-    report = publish_record(ledger_record(job), runtime.source(job))
     receipt = {"draw_id": report.draw_id, "sent": report.sent,
                "already_recorded": report.already_recorded, "source": job.source.describe(),
                "at": runtime.now().isoformat(timespec="seconds")}
     path = job.report_dir / "published.json"
     if report.sent or not path.exists():  # a repeat that sent nothing keeps the first time
         write_public(path, json.dumps(receipt, indent=2) + "\n")
-    return report
 
 
 @dataclass(frozen=True)
 class EventResult:
-    """What recording a draw event appended, and who holds each prize now."""
+    """What recording a draw event appended, who holds each prize now, and the ledger head
+    the events made (publish it like the others)."""
 
     appended: list[dict[str, Any]]
     standing: Standing
     lines: list[str]
+    head: LedgerHead | None = None
 
 
 def record_draw_event(
@@ -405,7 +490,10 @@ def record_draw_event(
     now = standing(record, ledger.events(draw_id))
     for (prize, place), holder in sorted(now.holders.items()):
         lines.append(f"  {prize} #{place}: {mask(holder.msisdn)} ({holder.role})")
-    return EventResult(appended, now, lines)
+    head = ledger.head()
+    if head is not None:
+        lines.append(f"ledger head now: {head.format()}")
+    return EventResult(appended, now, lines, head)
 
 
 def _event_line(record: DrawRecord, entry: dict[str, Any]) -> str:

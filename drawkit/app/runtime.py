@@ -2,7 +2,8 @@
 and the open clients.
 
 A door builds one :class:`Runtime` (``Runtime.from_env()``) and passes it to every
-use-case; nothing below reads ``os.environ``. A notebook kernel builds its own from the
+use-case; nothing below reads ``os.environ``. The operator secret and the result signing
+key (``DRAWKIT_SIGNING_KEY``) are read from it once each. A notebook kernel builds its own from the
 environment it was started with (:meth:`Runtime.kernel_env`), so secrets reach it that
 way and never as a notebook parameter.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from drawkit.config import SECRET_ENV, Settings
+from drawkit.config import SECRET_ENV, SIGNING_KEY_ENV, Settings
 from drawkit.errors import ConfigError
 from drawkit.redact import register_secrets
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from drawkit.app.job import DrawJob
     from drawkit.beacon.chain import ChainInfo
     from drawkit.beacon.client import DrandClient
+    from drawkit.contract import ResultSigner
     from drawkit.posthog import PostHogClient
     from drawkit.sources.base import DrawDataSource
 
@@ -48,6 +50,8 @@ class Runtime:
     _posthog: Any = field(default=None, repr=False)
     _drand: Any = field(default=None, repr=False)
     _scratch_secret: bytes | None = field(default=None, repr=False)
+    _signer: tuple[ResultSigner | None] | None = field(default=None, repr=False)
+    _scratch_signer: ResultSigner | None = field(default=None, repr=False)
     _sources: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -61,9 +65,8 @@ class Runtime:
         """A runtime over a copy of ``env`` (default: this process's environment)."""
         copied = dict(os.environ if env is None else env)
         runtime = cls(copied, secret_variable=secret_variable, **overrides)
-        register_secrets(
-            [copied.get(name) for name in ("POSTHOG_API_KEY", "POSTHOG_PROJECT_API_KEY")]
-        )
+        register_secrets([copied.get(name) for name in
+                          ("POSTHOG_API_KEY", "POSTHOG_PROJECT_API_KEY", SIGNING_KEY_ENV)])
         return runtime
 
     def __repr__(self) -> str:
@@ -86,6 +89,41 @@ class Runtime:
         if self._secret is None:
             self._secret = (_read_secret(self.env, self.secret_variable),)
         return self._secret[0]
+
+    @property
+    def signing_key(self) -> ResultSigner | None:
+        """The result signing key from DRAWKIT_SIGNING_KEY (Ed25519: 64 hex digits or a PEM
+        block), read once; None when unset; a ConfigError naming the variable when
+        malformed."""
+        from drawkit.contract import ResultSigner
+
+        if self._signer is None:
+            value = (self.env.get(SIGNING_KEY_ENV) or "").strip()
+            if value:
+                register_secrets([value])
+            self._signer = (ResultSigner.from_text(value) if value else None,)
+        return self._signer[0]
+
+    def result_signer(self, job: DrawJob) -> ResultSigner:
+        """The key that signs the job's results: DRAWKIT_SIGNING_KEY, or a throwaway key
+        for a scratch exploration (never the operator's: a scratch draw is not real). A
+        real job without the key is a ConfigError saying how to make one."""
+        from drawkit.contract import ResultSigner
+
+        if job.scratch:
+            if self._scratch_signer is None:
+                self._scratch_signer = ResultSigner.generate()
+            return self._scratch_signer
+        signer = self.signing_key
+        if signer is None:
+            raise ConfigError(
+                f"{SIGNING_KEY_ENV} is not set: it holds the Ed25519 key that signs the "
+                "published results (its public key goes into the commitment, so anyone can "
+                "tell real results from forged ones). Make one once with python -c 'import "
+                "secrets; print(secrets.token_hex(32))', keep it as secret as the operator "
+                "secret, and use the same key for every draw"
+            )
+        return signer
 
     def now(self) -> datetime:
         """The current time (aware, UTC)."""

@@ -116,11 +116,12 @@ def doctor(runtime: Runtime) -> DoctorReport:
     return DoctorReport(run_checks(runtime.env))
 
 
-def ledger_chain(ledger_dir: Path) -> ChainReport:
-    """Check the ledger's hash chain."""
+def ledger_chain(ledger_dir: Path, heads: tuple[str, ...] = ()) -> ChainReport:
+    """Check the ledger's hash chain, anchored by published ledger heads (record hashes
+    it must still hold): a deleted tail or a rewritten day fails."""
     from drawkit.draw import Ledger
 
-    return Ledger(ledger_dir).verify_chain()
+    return Ledger(ledger_dir).verify_chain(heads)
 
 
 def ledger_lines(ledger_dir: Path) -> list[str]:

@@ -31,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "commit",
         help="commit to a draw's cohort, beacon round and secret before the draw",
         description="Freeze the draw's cohort (when not yet frozen) and record its digest, "
-        "the beacon round and the operator secret's hash in the ledger. Publish what it "
-        "prints before the round exists.",
+        "the beacon round, the operator secret's hash and the public key of the result "
+        "signing key (DRAWKIT_SIGNING_KEY) in the ledger. Publish what it prints (with the "
+        "ledger head) before the round exists.",
     )
     _cohort_options(commit)
     commit.set_defaults(func=cmd_commit)
@@ -55,9 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     publish = subparsers.add_parser(
         "publish",
         help="send a draw's result to its source (PostHog events or the local results store)",
-        description="Record the draw's winners and summary in PostHog (--source posthog) or "
-        "in the workspace's results store (--source local). Safe to repeat: each event is "
-        "recorded once.",
+        description="Record the draw's winners and summary, signed with DRAWKIT_SIGNING_KEY "
+        "(the key the commitment names), and the ledger head in PostHog (--source posthog) "
+        "or in the workspace's results store (--source local). Safe to repeat, and to run "
+        "concurrently: each event is recorded once. Exits 1 when the source holds forged "
+        "events for the draw (they are named).",
     )
     publish.add_argument("draw_id", help="draw id in the ledger")
     publish.add_argument("--source", choices=("local", "posthog"), default="local",
@@ -87,12 +90,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="re-derive a draw from its record and participants file",
         description="Re-derive the cohort digest, the seed and every pick from a draw record "
         "(private or public copy) and the participants file; with --ledger, also check the "
-        "ledger. Exits 0 on a match, 1 on any difference.",
+        "ledger, anchored by published heads (--head). Exits 0 on a match, 1 on any "
+        "difference.",
     )
     verify.add_argument("record", type=Path, help="the draw record (JSON)")
     verify.add_argument("--participants", type=Path, required=True,
                         help="the participants file the draw used")
     verify.add_argument("--ledger", type=Path, help="also check the ledger's hash chain")
+    _head_option(verify)
     verify.add_argument("--beacon", help="the round's randomness fetched independently (hex)")
     add_acceptance(verify)
     verify.add_argument("--accept-operator-randomness", action="store_true",
@@ -103,9 +108,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description="List or check the draw ledger's entries.")
     actions = ledger.add_subparsers(dest="ledger_action", metavar="ACTION", required=True)
     check = actions.add_parser("verify", help="check the ledger's hash chain",
-                               description="Check every entry's hash and link. Exits 1 when "
-                               "the chain is broken.")
+                               description="Check every entry's hash and link, one commitment "
+                               "and one record per draw id, and (--head) that published ledger "
+                               "heads are still in it: a deleted tail or a deleted and re-drawn "
+                               "day fails. Exits 1 when the ledger is broken, missing or not a "
+                               "plain folder of plain files.")
     add_workspace(check)
+    _head_option(check)
     check.set_defaults(func=cmd_ledger_verify)
     show = actions.add_parser("list", help="list the ledger's entries",
                               description="One line per ledger entry.")
@@ -155,6 +164,12 @@ def _register_beacon(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--period", type=positive_int, default=3,
                        help="seconds between rounds (default 3, as quicknet)")
     serve.set_defaults(func=cmd_beacon_serve)
+
+
+def _head_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--head", action="append", default=[], metavar="HASH",
+                        help="a published ledger head (the record hash commit and publish "
+                        "print) the ledger must still hold; repeat for several")
 
 
 def _cohort_options(parser: argparse.ArgumentParser) -> None:
@@ -208,6 +223,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
     report = publish(job, runtime_from_args(args))
     print(f"published draw {report.draw_id}: {report.sent} event(s) sent, "
           f"{report.already_recorded} already recorded")
+    if report.head is not None:
+        state = "published" if report.head_sent else "already published"
+        print(f"ledger head {report.head.format()}: {state}")
+    if report.forged:
+        print(f"WARNING: {len(report.forged)} event(s) in the source for this draw are NOT "
+              "its signed result (forged or altered; the audit fails until they are removed):")
+        for name in report.forged:
+            print(f"  {name}")
+        return 1
     return 0
 
 
@@ -228,7 +252,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     report = verify_files(args.record, args.participants, ledger_dir=args.ledger,
                           beacon_value=args.beacon, accept_test_chain=args.accept_test_chain,
-                          accept_operator_randomness=args.accept_operator_randomness)
+                          accept_operator_randomness=args.accept_operator_randomness,
+                          heads=tuple(args.head))
     print(report.format())
     return 0 if report.ok else 1
 
@@ -237,7 +262,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     """Check the hash chain; exit 1 when broken."""
     from drawkit.app.tools import ledger_chain
 
-    report = ledger_chain(_ledger_dir(args))
+    report = ledger_chain(_ledger_dir(args), tuple(args.head))
     print(report.format())
     return 0 if report.ok else 1
 

@@ -126,11 +126,13 @@ def commit_draw(
     beacon_chain: str | None = None,
     operator_randomness: bool = False,
     commit_margin_seconds: int = 0,
+    result_public_key: str | None = None,
     now: datetime | None = None,
 ) -> Commitment:
-    """Record the cohort digest, beacon round (on ``beacon_chain``) and secret commitment
-    before the draw. The timing rules (a round not yet published, not too far ahead) are
-    the application layer's (:mod:`drawkit.app.draws`); verify checks them afterwards.
+    """Record the cohort digest, beacon round (on ``beacon_chain``), secret commitment and
+    the public key that will sign the published results (hex Ed25519) before the draw.
+    The timing rules (a round not yet published, not too far ahead) are the application
+    layer's (:mod:`drawkit.app.draws`); verify checks them afterwards.
 
     Returns the existing commitment if the same one was made already; raises
     :class:`CommitmentError` if a different one exists for this draw id.
@@ -144,7 +146,8 @@ def commit_draw(
         secret_hash = commitment_of(secret) if secret is not None else None
         existing = ledger.commitment(draw_id)
         if existing is not None:
-            _check_same_commitment(existing, prepared.cohort.digest, beacon_round, secret_hash)
+            _check_same_commitment(existing, prepared.cohort.digest, beacon_round, secret_hash,
+                                   result_public_key)
             return existing
         return _append_commitment(
             ledger,
@@ -158,6 +161,7 @@ def commit_draw(
             beacon_chain=beacon_chain,
             operator_randomness=operator_randomness,
             commit_margin_seconds=commit_margin_seconds,
+            result_public_key=result_public_key,
             now=now,
         )
 
@@ -435,7 +439,8 @@ def check_secret_reveal(commitment: Commitment, secret: bytes | None) -> None:
 
 
 def _check_same_commitment(
-    existing: Commitment, digest: str, beacon_round: int | None, secret_hash: str | None
+    existing: Commitment, digest: str, beacon_round: int | None, secret_hash: str | None,
+    result_public_key: str | None = None,
 ) -> None:
     differences = []
     if existing.cohort_digest != digest:
@@ -444,6 +449,11 @@ def _check_same_commitment(
         differences.append(f"beacon round {beacon_round} (committed {existing.beacon_round})")
     if existing.secret_commitment != secret_hash:
         differences.append("secret commitment")
+    if existing.result_public_key != result_public_key:
+        differences.append(
+            f"result signing key {result_public_key or 'none'} (committed "
+            f"{existing.result_public_key or 'none'})"
+        )
     if differences:
         raise CommitmentError(
             f"draw {existing.draw_id} is already committed with different values: "
@@ -464,6 +474,7 @@ def _append_commitment(
     beacon_chain: str | None = None,
     operator_randomness: bool = False,
     commit_margin_seconds: int = 0,
+    result_public_key: str | None = None,
     now: datetime | None = None,
 ) -> Commitment:
     body = {
@@ -480,6 +491,7 @@ def _append_commitment(
         "commit_margin_seconds": commit_margin_seconds,
         "committed_at": _iso(now),
         "made_at_draw": made_at_draw,
+        "result_public_key": result_public_key,
     }
     return Commitment.from_dict(ledger.append("commitment", body))
 

@@ -15,18 +15,11 @@ from datetime import UTC, date, datetime
 from types import NoneType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from drawkit.contract import DrawOutcome, PublishedWinner
+from drawkit.contract import DrawOutcome, LedgerHead, PublishedWinner, canonical_json, key_id
 from drawkit.errors import LedgerError
 from drawkit.msisdn import mask
 
 Role = Literal["winner", "reserve"]
-
-
-def canonical_json(data: dict[str, Any]) -> bytes:
-    """The byte form hashed for a ledger entry: sorted keys, no spaces, UTF-8."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
 
 
 def entry_hash(data: dict[str, Any]) -> str:
@@ -115,6 +108,7 @@ class Commitment:
     commit_margin_seconds: int  # the round is published at least this long after committed_at
     committed_at: str  # ISO 8601 UTC
     made_at_draw: bool  # True when no commitment preceded the draw
+    result_public_key: str | None = None  # hex Ed25519 key that signs the published results
     sequence: int = 0
     previous_record_hash: str | None = None
     record_hash: str = ""
@@ -129,9 +123,23 @@ class Commitment:
         """Build from a ledger entry; an error names a missing or unknown field."""
         return _build(cls, data, "commitment")
 
+    @property
+    def ledger_head_before(self) -> str | None:
+        """The ledger head when this commitment was made: the record hash of the entry
+        before it (``previous_record_hash``; None for a ledger's first entry)."""
+        return self.previous_record_hash
+
+    @property
+    def ledger_head(self) -> LedgerHead:
+        """The ledger head this commitment made: its own entry."""
+        return LedgerHead(self.sequence, self.record_hash)
+
     def announcement(self) -> str:
-        """What the operator publishes (and gives the witness) before the draw."""
+        """What the operator publishes (and gives the witness) before the draw: the
+        commitment, the key that will sign the results, and the ledger head it made."""
         beacon_round = self.beacon_round if self.beacon_round is not None else "none"
+        key = (f"{self.result_public_key} (key id {key_id(self.result_public_key)})"
+               if self.result_public_key else "none")
         lines = [
             f"Draw {self.draw_id} ({self.promotion}, draw date {self.draw_date})",
             f"  committed at        {self.committed_at}",
@@ -141,8 +149,12 @@ class Commitment:
             f"  beacon round        {beacon_round}",
             f"  beacon chain        {self.beacon_chain or 'none'}",
             f"  secret commitment   {self.secret_commitment or 'none'}",
+            f"  result signing key  {key}",
             f"  ledger head before  {self.previous_record_hash or 'none (first entry)'}",
             f"  ledger entry hash   {self.record_hash}",
+            f"  ledger head now     {self.ledger_head.format()}",
+            "  (publish the ledger head: `drawkit ledger verify --head HASH` proves later that "
+            "no entry up to it was removed or rewritten)",
         ]
         if self.beacon_round is None:
             lines.append(
@@ -257,8 +269,9 @@ class DrawRecord:
         """Winners (or reserves) of one tier in position order."""
         return tuple(w for w in self.winners if w.tier == tier and w.role == role)
 
-    def to_outcome(self) -> DrawOutcome:
-        """The structure a data source records (full numbers; the source masks them)."""
+    def to_outcome(self, ledger_head: LedgerHead | None = None) -> DrawOutcome:
+        """The structure a data source records (full numbers; the source masks them),
+        with the ledger head to publish alongside when given."""
         values = {p.name: p.value_ngn for p in self.prizes}
         winners = tuple(
             PublishedWinner(
@@ -282,6 +295,7 @@ class DrawRecord:
             total_entries=self.total_entries,
             record_hash=self.record_hash,
             winners=winners,
+            ledger_head=ledger_head,
         )
 
     def summary(self) -> str:
@@ -315,6 +329,7 @@ def _shown(msisdn: str) -> str:
 _HEX_FIELDS = {
     "cohort_digest", "seed", "secret", "beacon_value", "beacon_signature", "secret_commitment",
     "record_hash", "previous_record_hash", "hash", "public_key", "group_hash",
+    "result_public_key",
 }
 _DATE_FIELDS = {"draw_date"}
 _TIME_FIELDS = {"committed_at", "created_at"}

@@ -6,6 +6,7 @@ optionally, the ledger and an independently fetched beacon value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -23,7 +24,7 @@ from drawkit.draw.engine import (
 from drawkit.draw.ledger import ChainReport, Ledger
 from drawkit.draw.record import DrawRecord, Winner, entry_hash
 from drawkit.draw.rng import commitment_of, derive_seed
-from drawkit.errors import DrawError, DrawkitError
+from drawkit.errors import DrawError, DrawkitError, LedgerError
 from drawkit.msisdn import mask
 
 _WINNER_FIELDS = (
@@ -116,6 +117,7 @@ def verify_record(
     beacon: bytes | None = None,
     accept_test_chain: bool = False,
     accept_operator_randomness: bool = False,
+    heads: Sequence[str] = (),
 ) -> VerificationReport:
     """Re-derive cohort digest, commitment checks, seed and winners; compare with the record;
     authenticate the beacon round offline and check the timing (docs/draw-spec.md, 'Beacon').
@@ -124,7 +126,8 @@ def verify_record(
     given it must equal the record's. With ``ledger``, the chain, the record's place in it,
     its commitment and the recent-winner exclusions (the ledger as it stood when the draw
     ran) are checked too. A round of a local test chain, or a draw on operator-chosen
-    randomness, passes only when accepted explicitly.
+    randomness, passes only when accepted explicitly. ``heads`` are published ledger heads
+    the ledger must still hold (docs/draw-spec.md, 'Ledger anchoring').
     """
     diffs: list[Difference] = []
     public = record.is_public
@@ -144,7 +147,7 @@ def verify_record(
                     for want, got in zip(expected, record.winners, strict=True)
                 ),
             )
-    chain = _check_ledger(record, ledger, cohort, diffs) if ledger is not None else None
+    chain = _check_ledger(record, ledger, cohort, diffs, heads) if ledger is not None else None
     computed = record.computed_hash()
     if computed != record.record_hash and (same_cohort or not public):
         # (a public copy's full numbers come back from the file: a different file cannot
@@ -442,12 +445,16 @@ def _masked(number: str) -> str:
 
 
 def _check_ledger(
-    record: DrawRecord, ledger: Ledger, cohort: Cohort | None, diffs: list[Difference]
+    record: DrawRecord, ledger: Ledger, cohort: Cohort | None, diffs: list[Difference],
+    heads: Sequence[str] = (),
 ) -> ChainReport:
-    chain = ledger.verify_chain()
+    chain = ledger.verify_chain(heads)
     if not chain.ok:
         diffs.append(_ledger_difference("ledger", "an intact hash chain", chain.format()))
-    entries = {e.get("sequence"): e for e in ledger.entries()}
+    try:
+        entries = {e.get("sequence"): e for e in ledger.entries()}
+    except LedgerError:  # an unreadable entry (a FIFO, a link): the chain says which
+        return chain
     stored = entries.get(record.sequence)
     if stored is None or stored.get("kind") != "draw" or stored.get("draw_id") != record.draw_id:
         diffs.append(

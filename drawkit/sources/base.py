@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from drawkit.contract import DrawOutcome
+from drawkit.contract import DrawOutcome, LedgerHead, ResultEvent, ResultSigner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,15 +22,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PublishReport:
-    """What record_draw_result did: events sent and events already there; ``visible``
-    says whether every event could be read back before the source's wait bound (None
-    when the source has no ingestion lag), ``waited_seconds`` how long that took."""
+    """What record_draw_result did: result events sent and those already there (each
+    identical to the signed event, never merely a uuid); ``visible`` says whether every
+    event could be read back before the source's wait bound (None when the source has no
+    ingestion lag), ``waited_seconds`` how long that took; ``forged`` names every other
+    published event of the draw and why it is not the real one; ``head`` is the ledger
+    head published alongside (``head_sent``: sent now rather than already there)."""
 
     draw_id: str
     sent: int
     already_recorded: int
     visible: bool | None = None
     waited_seconds: float = 0.0
+    forged: tuple[str, ...] = ()
+    head: LedgerHead | None = None
+    head_sent: bool = False
 
 
 @runtime_checkable
@@ -45,8 +51,14 @@ class DrawDataSource(Protocol):
         """Entries one subscriber has in the draw of ``draw_date`` (0 if not eligible)."""
         ...
 
-    def record_draw_result(self, result: DrawOutcome) -> PublishReport:
-        """Record a draw's result; safe to repeat (records once)."""
+    def record_draw_result(self, result: DrawOutcome, signer: ResultSigner) -> PublishReport:
+        """Record a draw's result, each event signed by ``signer``; safe to repeat
+        (records once); names published events of the draw that are not the real ones."""
+        ...
+
+    def get_published_events(self, draw_id: str) -> list[ResultEvent]:
+        """Every signed-contract event recorded for ``draw_id`` as stored (results and
+        ledger heads, forged ones included): what the audit authenticates."""
         ...
 
     def get_published_results(self, draw_id: str) -> pd.DataFrame:

@@ -6,7 +6,9 @@ participants, recharges for a notebook) come back as text columns (phone numbers
 their leading zeros) in Arrow-backed strings. Every problem with a file is an
 :class:`InputError` naming the file. Published results go to
 ``results_dir/results.jsonl``, one event per line, each with the deterministic uuid a
-PostHog publish would use; a repeated publish appends nothing new.
+Published results go to ``results_dir/results.jsonl``, one signed event per line, each
+with the keyed uuid a PostHog publish would use, and the ledger heads published with them
+to ``results_dir/ledger_heads.jsonl``; a repeated publish appends nothing new.
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from drawkit.config import PromotionConfig
-from drawkit.contract import DRAW_WINNER, DrawOutcome, result_events
+from drawkit.contract import (
+    DRAW_WINNER,
+    DRAWKIT_DISTINCT_ID,
+    DrawOutcome,
+    ResultEvent,
+    ResultSigner,
+    check_published,
+    ledger_head_event,
+    result_events,
+)
 from drawkit.eligibility import (
     RECHARGE_COLUMNS,
     BlacklistNumbers,
@@ -53,6 +64,7 @@ from drawkit.store import private_dir, write_private
 
 STRING = pd.StringDtype("pyarrow")
 RESULTS_FILE = "results.jsonl"
+HEADS_FILE = "ledger_heads.jsonl"
 RESULT_COLUMNS = ("event", "uuid", "msisdn", "msisdn_masked", "tier", "role", "position", "ticket")
 PathLike = str | os.PathLike[str]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # cells a spreadsheet would run as formulas
@@ -413,27 +425,39 @@ class LocalDataSource:
             )
         return self.results_dir / RESULTS_FILE
 
-    def record_draw_result(self, result: DrawOutcome) -> PublishReport:
-        """Append the draw's events to results.jsonl, skipping uuids already there."""
+    def record_draw_result(self, result: DrawOutcome, signer: ResultSigner) -> PublishReport:
+        """Append the draw's signed events to results.jsonl (and its ledger head to
+        ledger_heads.jsonl), skipping those already there exactly as signed; any other
+        line of the draw is reported as forged."""
         path = self._results_path()
-        events = draw_events(result)
+        heads_path = path.with_name(HEADS_FILE)
+        events = result_events(result, signer)
+        head = ledger_head_event(result, signer)
         with _locked(path):
-            known = {e["uuid"] for e in _read_events(path)}
-            new = [e for e in events if e["uuid"] not in known]
-            if new:
-                _drop_torn_tail(path)
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                    handle.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in new))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-        return PublishReport(result.draw_id, sent=len(new), already_recorded=len(events) - len(new))
+            published = self.get_published_events(result.draw_id)
+            check = check_published([*events, *([head] if head else [])], published,
+                                    signer.public_key)
+            new = [e for e in events if e.uuid not in check.recorded]
+            _append_lines(path, new)
+            head_sent = head is not None and head.uuid not in check.recorded
+            if head_sent:
+                _append_lines(heads_path, [head])
+        return PublishReport(result.draw_id, sent=len(new), already_recorded=len(events) - len(new),
+                             forged=check.forged, head=result.ledger_head, head_sent=head_sent)
+
+    def get_published_events(self, draw_id: str) -> list[ResultEvent]:
+        """Every line of ``draw_id`` in results.jsonl and ledger_heads.jsonl, as events."""
+        path = self._results_path()
+        lines = [*_read_events(path), *_read_events(path.with_name(HEADS_FILE))]
+        return [_event_of(line) for line in lines
+                if isinstance(line, dict) and line.get("draw_id") == draw_id]
 
     def get_published_results(self, draw_id: str) -> pd.DataFrame:
         """Recorded events of ``draw_id``: event, uuid, msisdn (E.164; '' for the summary),
         msisdn_masked, tier, role, position, ticket, in draw order."""
         path = self._results_path()
-        rows = [e for e in _read_events(path) if e.get("draw_id") == draw_id]
+        rows = [e for e in _read_events(path)
+                if isinstance(e, dict) and e.get("draw_id") == draw_id]
         rows.sort(key=lambda e: int(e.get("draw_order", 0)))
         frame = pd.DataFrame(
             {
@@ -451,8 +475,8 @@ class LocalDataSource:
         return frame
 
 
-def draw_events(result: DrawOutcome) -> list[dict[str, Any]]:
-    """The result events as results.jsonl lines: event, uuid, the winner's full number
+def draw_events(events: list[ResultEvent]) -> list[dict[str, Any]]:
+    """Signed events as results.jsonl lines: event, uuid, the winner's full number
     (``msisdn``, private file) and the contract's properties."""
     return [
         {
@@ -461,8 +485,28 @@ def draw_events(result: DrawOutcome) -> list[dict[str, Any]]:
             **({"msisdn": e.distinct_id} if e.event == DRAW_WINNER else {}),
             **e.properties,
         }
-        for e in result_events(result)
+        for e in events
     ]
+
+
+def _event_of(line: dict[str, Any]) -> ResultEvent:
+    """A results line back as the event it records."""
+    event = str(line.get("event", ""))
+    properties = {k: v for k, v in line.items() if k not in ("event", "uuid", "msisdn")}
+    distinct_id = str(line.get("msisdn") or "") if event == DRAW_WINNER else DRAWKIT_DISTINCT_ID
+    return ResultEvent(event, distinct_id, str(line.get("uuid", "")), properties)
+
+
+def _append_lines(path: Path, events: list[ResultEvent]) -> None:
+    """Append events as lines, durably (a torn last line of a crash is cut first)."""
+    if not events:
+        return
+    _drop_torn_tail(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in draw_events(events)))
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _read_events(path: Path) -> Iterator[dict[str, Any]]:

@@ -25,6 +25,7 @@ uuid stored twice until PostHog's background merge) are read once.
 # ruff: noqa: S608
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -40,9 +41,15 @@ from drawkit.config import PromotionConfig
 from drawkit.contract import (
     DRAW_WINNER,
     DRAWKIT_DISTINCT_ID,
+    LEDGER_HEAD,
     MONITOR_PREFIX,
     RESULT_EVENTS,
+    SIGNED_EVENTS,
     DrawOutcome,
+    ResultEvent,
+    ResultSigner,
+    check_published,
+    ledger_head_event,
     result_events,
 )
 from drawkit.eligibility import (
@@ -315,7 +322,7 @@ class HogQLBuilder:
             f"AND eid > {_q(after)} ORDER BY eid LIMIT {int(limit)}"
         )
 
-    def recorded(self, draw_id: str) -> str:
+    def recorded(self, draw_id: str, events: Sequence[str] = RESULT_EVENTS) -> str:
         """The result events of a draw, each uuid once."""
         return (
             "SELECT eid, any(event) AS event, any(distinct_id) AS distinct_id, "
@@ -328,8 +335,18 @@ class HogQLBuilder:
             "JSONExtractRaw(properties, 'position') AS pos, "
             "JSONExtractRaw(properties, 'ticket') AS ticket, "
             "JSONExtractRaw(properties, 'draw_order') AS draw_order FROM events WHERE "
-            f"{_in('event', RESULT_EVENTS)}) WHERE draw = {_q(draw_id)} "
+            f"{_in('event', events)}) WHERE draw = {_q(draw_id)} "
             f"GROUP BY eid ORDER BY eid LIMIT {PAGE_SIZE}"
+        )
+
+    def published(self, draw_id: str) -> str:
+        """Every stored copy of a draw's signed events (results and ledger heads) with all
+        their properties, so each copy's signature can be checked."""
+        return (
+            "SELECT toString(uuid) AS eid, event, distinct_id, properties FROM events "
+            f"WHERE {_in('event', SIGNED_EVENTS)} "
+            f"AND JSONExtractString(properties, 'draw_id') = {_q(draw_id)} "
+            f"ORDER BY eid LIMIT {PAGE_SIZE}"
         )
 
 
@@ -528,9 +545,10 @@ class PostHogDataSource:
 
     # ------------------------------------------------------------------ publishing
 
-    def _draw_events(self, outcome: DrawOutcome) -> list[dict[str, Any]]:
-        """The contract's result events, stamped at the draw's cutoff; the summary event
-        creates no person."""
+    def _draw_events(self, outcome: DrawOutcome,
+                     events: Sequence[ResultEvent]) -> list[dict[str, Any]]:
+        """Signed events as capture payloads, stamped at the draw's cutoff; events of the
+        draw itself (summary, ledger head) create no person."""
         stamp = draw_window(self.config, outcome.draw_date).cutoff
         return [
             build_event(
@@ -540,27 +558,42 @@ class PostHogDataSource:
                 timestamp=stamp,
                 uuid=e.uuid,
             )
-            for e in result_events(outcome)
+            for e in events
         ]
 
     def _recorded_uuids(self, draw_id: str) -> set[str]:
-        return set(self._query(self.hogql.recorded(draw_id))["eid"].astype(str))
+        """The uuids PostHog shows for a draw's signed events (visibility only: whether an
+        event is the real one is decided on its content and signature)."""
+        return set(self._query(self.hogql.recorded(draw_id, SIGNED_EVENTS))["eid"].astype(str))
 
-    def record_draw_result(self, result: DrawOutcome) -> PublishReport:
-        """Capture draw_completed + one draw_winner per winner/reserve, once per uuid, then
-        wait (bounded by ``visibility_seconds``) until PostHog shows every event.
+    def record_draw_result(self, result: DrawOutcome, signer: ResultSigner) -> PublishReport:
+        """Capture draw_completed + one draw_winner per winner/reserve (+ the ledger head),
+        each signed, unless PostHog already holds it exactly as signed; then wait (bounded
+        by ``visibility_seconds``) until PostHog shows every event.
 
-        Re-sending an event PostHog has not shown yet is safe: the same uuid, day, event
-        and distinct id collapse into one. The report says whether all became visible.
+        Any other event PostHog holds for the draw (a forgery sent with the public project
+        key) is reported by name in ``forged``, never taken for the real one. Re-sending an
+        event PostHog has not shown yet is safe: the same uuid, day, event and distinct id
+        collapse into one. The report says whether all became visible.
         """
-        events = self._draw_events(result)
-        wanted = {e["uuid"] for e in events}
-        already = self._recorded_uuids(result.draw_id)
-        missing = [e for e in events if e["uuid"] not in already]
-        sent = self.client.capture_batch(missing) if missing else 0
-        visible, waited = self._wait_until_visible(result.draw_id, wanted, already)
+        events = result_events(result, signer)
+        head = ledger_head_event(result, signer)
+        everything = [*events, *([head] if head else [])]
+        check = check_published(everything, self.get_published_events(result.draw_id),
+                                signer.public_key)
+        missing = [e for e in everything if e.uuid not in check.recorded]
+        if missing:
+            self.client.capture_batch(self._draw_events(result, missing))
+        sent = sum(1 for e in missing if e.event != LEDGER_HEAD)
+        wanted = {e.uuid for e in everything}
+        visible, waited = self._wait_until_visible(result.draw_id, wanted, set(check.recorded))
         report = PublishReport(result.draw_id, sent=sent, already_recorded=len(events) - sent,
-                               visible=visible, waited_seconds=round(waited, 3))
+                               visible=visible, waited_seconds=round(waited, 3),
+                               forged=check.forged, head=result.ledger_head,
+                               head_sent=head is not None and head.uuid not in check.recorded)
+        if check.forged:
+            logger.warning("draw %s: %d published event(s) are not the real result: %s",
+                           result.draw_id, len(check.forged), "; ".join(check.forged))
         if not visible:
             logger.warning(
                 "draw %s: %d of %d result events not yet visible in PostHog after %.0fs "
@@ -570,7 +603,7 @@ class PostHogDataSource:
             )
         self.track("results_published", {"draw_id": result.draw_id, "sent": report.sent,
                                          "already_recorded": report.already_recorded,
-                                         "visible": visible})
+                                         "visible": visible, "forged": len(check.forged)})
         return report
 
     def _wait_until_visible(self, draw_id: str, wanted: set[str],
@@ -586,6 +619,17 @@ class PostHogDataSource:
             interval = min(interval * 2, 30.0)
             seen = self._recorded_uuids(draw_id)
         return True, self._clock() - started
+
+    def get_published_events(self, draw_id: str) -> list[ResultEvent]:
+        """Every stored copy of ``draw_id``'s signed events (results and ledger heads, as
+        PostHog holds them, forged ones included; never a cached answer)."""
+        raw = self._query(self.hogql.published(draw_id))
+        return [
+            ResultEvent(str(event), str(distinct_id), str(eid), _properties(props))
+            for eid, event, distinct_id, props in zip(
+                raw["eid"], raw["event"], raw["distinct_id"], raw["properties"], strict=True
+            )
+        ]
 
     def get_published_results(self, draw_id: str) -> pd.DataFrame:
         """Recorded events of ``draw_id`` (each uuid once, never a cached answer): event,
@@ -627,6 +671,17 @@ class PostHogDataSource:
             logger.warning("monitoring event %s not sent: %s", event, redact(str(exc)))
             return False
         return True
+
+
+def _properties(value: object) -> dict[str, Any]:
+    """An event's properties as HogQL returns them (JSON text, or already an object)."""
+    if isinstance(value, dict):
+        return dict(value)
+    try:
+        parsed = json.loads(str(value))
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _truthy(value: object) -> bool:

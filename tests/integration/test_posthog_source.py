@@ -163,14 +163,14 @@ def _outcome(participants: pd.DataFrame, draw_id: str) -> DrawOutcome:
                        record_hash="cd" * 32, winners=winners)
 
 
-def test_publish_twice_records_one_set_of_events(loaded, tmp_path):
+def test_publish_twice_records_one_set_of_events(loaded, tmp_path, result_signer):
     server, client, data, _, _ = loaded
     source = PostHogDataSource(client)
     assert isinstance(source, DrawDataSource)
     participants = source.get_eligible_participants(END).participants
     outcome = _outcome(participants, "draw-2026-11-27-a")
-    first = source.record_draw_result(outcome)
-    second = source.record_draw_result(outcome)
+    first = source.record_draw_result(outcome, result_signer)
+    second = source.record_draw_result(outcome, result_signer)
     assert (first.sent, first.already_recorded) == (5, 0)
     assert (second.sent, second.already_recorded) == (0, 5)
     # publish waited out the ingestion lag, bounded, and said so
@@ -183,8 +183,9 @@ def test_publish_twice_records_one_set_of_events(loaded, tmp_path):
     assert len(mine) == 5
     tracked = events[events["event"] == "drawkit_results_published"]
     assert tracked["properties"].map(lambda p: p["sent"]).tolist()[-2:] == [5, 0]
-    expected = {completed_uuid(outcome.draw_id)} | {
-        winner_uuid(outcome.draw_id, w.tier, w.role, w.position) for w in outcome.winners
+    expected = {completed_uuid(outcome.draw_id, key=result_signer)} | {
+        winner_uuid(outcome.draw_id, w.tier, w.role, w.position, key=result_signer)
+        for w in outcome.winners
     }
     assert set(mine["uuid"]) == expected
     winners = mine[mine["event"] == "draw_winner"]
@@ -195,14 +196,15 @@ def test_publish_twice_records_one_set_of_events(loaded, tmp_path):
 
     published = source.get_published_results(outcome.draw_id)
     assert list(published["event"]) == ["draw_completed"] + ["draw_winner"] * 4
-    assert list(published["uuid"]) == [completed_uuid(outcome.draw_id)] + [
-        winner_uuid(outcome.draw_id, w.tier, w.role, w.position) for w in outcome.winners
+    assert list(published["uuid"]) == [completed_uuid(outcome.draw_id, key=result_signer)] + [
+        winner_uuid(outcome.draw_id, w.tier, w.role, w.position, key=result_signer)
+        for w in outcome.winners
     ]
     assert list(published["msisdn"][1:]) == [w.msisdn for w in outcome.winners]
     assert list(published["ticket"][1:]) == [w.ticket for w in outcome.winners]
     assert published["msisdn"].iloc[0] == ""
     local = LocalDataSource(loaded.files["recharges"], results_dir=tmp_path)
-    local.record_draw_result(outcome)
+    local.record_draw_result(outcome, result_signer)
     pd.testing.assert_frame_equal(published, local.get_published_results(outcome.draw_id))
     assert source.get_published_results("no-such-draw").empty
 

@@ -10,9 +10,9 @@ Prints the record as JSON on success.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
+import os
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from drawkit.config import PrizeTier, PromotionConfig
+from drawkit.contract import ResultSigner
 from drawkit.draw import BeaconChain, BeaconEvidence, commit_draw, run_draw
 from drawkit.offline.drand_chain import LocalDrandChain
 
@@ -48,6 +49,13 @@ def evidence() -> BeaconEvidence:
                           "offline test signature")
 
 
+def signer() -> ResultSigner | None:
+    """The test session's throwaway result key (DRAWKIT_SIGNING_KEY, inherited by the
+    children), or None outside a test."""
+    value = os.environ.get("DRAWKIT_SIGNING_KEY")
+    return ResultSigner.from_text(value) if value else None
+
+
 def committed_at() -> datetime:
     return datetime.fromtimestamp(CHAIN.round_time(ROUND) - 120, UTC)
 
@@ -56,8 +64,10 @@ def draw(participants: pd.DataFrame, ledger: str | Path, draw_id: str, on_step=N
     """The draw every crash test runs (same inputs in the child and the parent): committed
     two minutes before its round, drawn once the round exists."""
     drawn_at = datetime.fromtimestamp(CHAIN.round_time(ROUND) + 5, UTC)
+    key = signer()
     commit_draw(participants, CONFIG, DAY, ledger_dir=ledger, beacon_round=ROUND,
                 beacon_chain=CHAIN.chain_hash, secret=SECRET, draw_id=draw_id,
+                result_public_key=key.public_key if key else None,
                 now=committed_at())  # the same commitment again is a no-op
     return run_draw(
         participants,
@@ -96,6 +106,33 @@ def source_for(spec: dict):  # noqa: ANN201
     return PostHogDataSource(PostHogClient.from_env(), CONFIG)
 
 
+def crash_after(source, count: int, on_step) -> None:  # noqa: ANN001
+    """Make the real publish write only its first ``count`` events, then park at step
+    "published_part" (to be killed there): a crash in the middle of publishing."""
+    if spec_is_local(source):
+        import drawkit.sources.local as local
+
+        write = local._append_lines
+
+        def partial_lines(path, events):  # noqa: ANN001, ANN202
+            write(path, events[:count])
+            on_step("published_part")
+
+        local._append_lines = partial_lines
+        return
+    capture = source.client.capture_batch
+
+    def partial_capture(events, **options):  # noqa: ANN001, ANN003, ANN202
+        capture(list(events)[:count], **options)
+        on_step("published_part")
+
+    source.client.capture_batch = partial_capture
+
+
+def spec_is_local(source) -> bool:  # noqa: ANN001
+    return type(source).__name__ == "LocalDataSource"
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
     participants = pd.read_csv(spec["participants"], dtype={"msisdn": str})
@@ -108,13 +145,10 @@ def main() -> None:
         source = source_for(spec)
         first = spec.get("publish_first")
         if first is not None:
-            outcome = record.to_outcome()
-            part = dataclasses.replace(outcome, winners=outcome.winners[:first])
-            source.record_draw_result(part)
-            on_step("published_part")
+            crash_after(source, first + 1, on_step)  # draw_completed + the first winners
         from drawkit.draw import publish
 
-        publish(record, source)
+        publish(record, source, signer())
     print(record.to_json(indent=None), end="")
 
 

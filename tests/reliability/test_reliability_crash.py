@@ -169,8 +169,9 @@ def test_concurrent_draws_of_one_id_give_one_record(inputs, tmp_path: Path, reli
 
 
 def expected_uuids(record: DrawRecord) -> set[str]:
-    return {completed_uuid(record.draw_id)} | {
-        winner_uuid(record.draw_id, w.tier, w.role, w.position) for w in record.winners
+    key = crash_child.signer()
+    return {completed_uuid(record.draw_id, key=key)} | {
+        winner_uuid(record.draw_id, w.tier, w.role, w.position, key=key) for w in record.winners
     }
 
 
@@ -210,9 +211,9 @@ def test_local_publish_killed_midway_completes_with_each_event_once(
             handle.write('{"event": "draw_winner", "uuid": "')
     record = Ledger(tmp_path / "ledger").get(DRAW_ID)
     same_draw(record, reference)
-    report = publish(record, local_source(results))
+    report = publish(record, local_source(results), crash_child.signer())
     assert report.sent == len(record.winners) - first
-    again = publish(record, local_source(results))
+    again = publish(record, local_source(results), crash_child.signer())
     assert again.sent == 0
     uuids = jsonl_uuids(path)
     assert sorted(uuids) == sorted(expected_uuids(record)), "an event is missing or doubled"
@@ -285,9 +286,9 @@ def test_posthog_publish_killed_midway_completes_with_each_event_once(
         emulator.url, emulator.api_key, emulator.project_id, emulator.project_api_key
     )
     source = PostHogDataSource(client, crash_child.CONFIG)
-    report = publish(record, source)
+    report = publish(record, source, crash_child.signer())
     assert report.sent == len(record.winners) - 4
-    assert publish(record, source).sent == 0
+    assert publish(record, source, crash_child.signer()).sent == 0
     uuids = draw_event_uuids()
     assert sorted(uuids) == sorted(expected_uuids(record))
     assert emulator.store.duplicates_dropped == 0, "a draw event was sent twice"

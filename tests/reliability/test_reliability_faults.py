@@ -227,13 +227,14 @@ def test_publishing_draws_under_faults_records_each_event_once(
     server,
     tmp_path,
     reliability,  # noqa: ANN001
+    result_signer,  # noqa: ANN001
 ) -> None:
     """Publish several draws through PostHogDataSource while most requests fail (3 attempts
     per call); an operator re-runs a publish that ended in an error. Each event lands once."""
     import numpy as np
 
     from drawkit.config import PrizeTier, PromotionConfig
-    from drawkit.draw import publish, run_draw
+    from drawkit.draw import commit_draw, publish, run_draw
     from drawkit.sources.posthog import PostHogDataSource
 
     config = PromotionConfig(
@@ -247,6 +248,9 @@ def test_publishing_draws_under_faults_records_each_event_once(
             "entries": np.random.default_rng(9).integers(1, 50, 40),
         }
     )
+    for day in range(10, 16):  # committed naming the result key, as the application commits
+        commit_draw(participants, config, date(2026, 11, day), ledger_dir=tmp_path / "ledger",
+                    beacon_round=day, result_public_key=result_signer.public_key)
     records = [
         run_draw(
             participants,
@@ -269,7 +273,7 @@ def test_publishing_draws_under_faults_records_each_event_once(
                 server.url, server.api_key, server.project_id, server.project_api_key, policy=policy
             )
             try:
-                publish(record, PostHogDataSource(client, config, monitor=False))
+                publish(record, PostHogDataSource(client, config, monitor=False), result_signer)
                 break
             except PostHogError:
                 continue
