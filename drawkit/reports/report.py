@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from drawkit.app.runtime import Runtime
 
 Say = Callable[[str], None]
+SECRET_VARIABLES = ("DRAWKIT_SIGNING_KEY", "DRAWKIT_DRAW_SECRET")  # never in a shared file
 
 
 @dataclass
@@ -73,7 +74,8 @@ def run_report(
     reports.day = run_day(job, runtime, runner, steps=steps or STEPS, say=say)
     reports.charts = sorted((out_dir / "charts").glob("*.png"))
     write_day_page(job, out_dir)
-    secrets = runtime.settings(require_private=False).secrets
+    secrets = (*runtime.settings(require_private=False).secrets,
+               *[runtime.env.get(name, "").strip() for name in SECRET_VARIABLES])
     reports.leaks = scan_files(public_files(out_dir), secrets=secrets)
     if reports.leaks:
         listed = "; ".join(leak.format() for leak in reports.leaks[:5])
