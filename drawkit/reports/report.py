@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from drawkit.app.runtime import Runtime
 
 Say = Callable[[str], None]
-SECRET_VARIABLES = ("DRAWKIT_SIGNING_KEY", "DRAWKIT_DRAW_SECRET")  # never in a shared file
+SECRET_VARIABLES = ("DRAWKIT_SIGNING_KEY",)  # never in a shared file (the draw secret is revealed)
 
 
 @dataclass
