@@ -112,8 +112,8 @@ HOGQL_CASES = [
         [[6, 1500.0]],
     ),
     (
-        "SELECT distinct_id FROM events WHERE distinct_id IN ('d1', 'd2') UNION ALL "
-        "SELECT distinct_id FROM events WHERE distinct_id LIKE 'd5%' ORDER BY 1",
+        "SELECT distinct_id FROM (SELECT distinct_id FROM events WHERE distinct_id IN ('d1', 'd2') "
+        "UNION ALL SELECT distinct_id FROM events WHERE distinct_id LIKE 'd5%') ORDER BY 1",
         [["d1"], ["d2"], ["d5"]],
     ),
     (
