@@ -19,7 +19,8 @@ import pandas as pd
 from scipy import stats
 
 from drawkit.contract import (
-    DRAW_COMPLETED,
+    DRAW_EVENT,
+    DRAWKIT_DISTINCT_ID,
     LEDGER_HEAD,
     SIGNATURE,
     SIGNER,
@@ -37,6 +38,7 @@ from drawkit.draw import (
     Ledger,
     VerificationReport,
     canonical_cohort,
+    published_events,
     select,
 )
 from drawkit.draw.rng import drbg_for_seed
@@ -376,7 +378,8 @@ def reconcile(
     Every published event's signature is checked under the result key the draw's
     commitment names: one that fails is a forgery, named, and fails the reconciliation.
     Signed events are matched to the record by what they are (summary, or tier, role and
-    position) and compared field by field. With ``ledger``, every signed ledger head
+    position) and compared field by field. With ``ledger``, the draw's ledger events
+    (unreachable, promoted...) must be published too, and every signed ledger head
     published with the draw must still be an entry of it."""
     key = record.commitment.result_public_key
     signed: dict[tuple[object, ...], list[ResultEvent]] = {}
@@ -389,7 +392,8 @@ def reconcile(
         else:
             signed.setdefault(event_slot(event), []).append(event)
     rows, unexpected = [], len(forged)
-    for want in result_payloads(record.to_outcome()):
+    events = published_events(record, ledger.events(record.draw_id)) if ledger else ()
+    for want in result_payloads(record.to_outcome(events=events)):
         found = signed.pop(event_slot(want), [])
         chosen = next((e for e in found if not _differences(e, want)), None)
         chosen = chosen or (found[0] if found else None)
@@ -423,19 +427,19 @@ def _differences(found: ResultEvent, want: ResultEvent) -> list[str]:
 
 def _row(want: ResultEvent, found: ResultEvent | None) -> dict[str, object]:
     p = want.properties
-    winner = want.event != DRAW_COMPLETED
-    problem = "not published"
+    person = want.distinct_id != DRAWKIT_DISTINCT_ID
+    problem = "not published" + (": run drawkit publish" if want.event == DRAW_EVENT else "")
     if found is not None:
         diffs = _differences(found, want)
         order = [d for d in ("number", "ticket", "tier") if d in diffs] + diffs
         problem = f"different {order[0]}" if diffs else ""
     return {
-        "event": want.event,
+        "event": f"{want.event} ({p['kind']})" if want.event == DRAW_EVENT else want.event,
         "draw_order": p["draw_order"],
         "tier": p.get("tier", ""),
         "role": p.get("role", ""),
         "position": p.get("position", 0),
-        "msisdn": mask(want.distinct_id) if winner else "",
+        "msisdn": mask(want.distinct_id) if person else "",
         "ticket": p.get("ticket", pd.NA),
         "published": found is not None,
         "matches": found is not None and not problem,

@@ -41,9 +41,13 @@ from drawkit.msisdn import mask, normalize
 DRAW_COMPLETED = "draw_completed"
 DRAW_WINNER = "draw_winner"
 RESULT_EVENTS = (DRAW_COMPLETED, DRAW_WINNER)
+# What happened after the draw (a ledger event entry: unreachable, disqualified, claimed,
+# promoted, unfilled), one event per entry.
+DRAW_EVENT = "draw_event"
 # The ledger head when a draw's results were published (anchors the ledger's tail).
 LEDGER_HEAD = "draw_ledger_head"
-SIGNED_EVENTS = (*RESULT_EVENTS, LEDGER_HEAD)
+SIGNED_EVENTS = (*RESULT_EVENTS, DRAW_EVENT, LEDGER_HEAD)
+REASON_LIMIT = 200  # characters of a draw event's reason that are published
 
 # Monitoring events (sent as ``drawkit_<name>`` on the distinct id below).
 MONITOR_PREFIX = "drawkit_"
@@ -207,6 +211,23 @@ class LedgerHead:
 
 
 @dataclass(frozen=True)
+class PublishedDrawEvent:
+    """One ledger event of a draw, as published: which entry, what happened and to whom
+    (``msisdn`` None for an unfilled prize; the sink masks it)."""
+
+    sequence: int  # the ledger entry's sequence number
+    entry_hash: str  # the ledger entry's record_hash
+    kind: str  # unreachable, disqualified, claimed, promoted or unfilled
+    tier: str
+    msisdn: str | None = None
+    role: str | None = None  # of the winner or reserve concerned
+    position: int | None = None
+    draw_order: int = 0  # of the winner or reserve concerned (0: none)
+    prize_position: int | None = None  # promoted, unfilled: the prize concerned
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class DrawOutcome:
     """What a source records about a completed draw (and, when given, the ledger head
     published with it)."""
@@ -220,6 +241,7 @@ class DrawOutcome:
     record_hash: str
     winners: tuple[PublishedWinner, ...] = field(default_factory=tuple)
     ledger_head: LedgerHead | None = None
+    events: tuple[PublishedDrawEvent, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -235,8 +257,9 @@ class ResultEvent:
 def result_payloads(outcome: DrawOutcome) -> list[ResultEvent]:
     """The result events' content, unsigned and without uuids (what an auditor, who has
     no key, expects): ``draw_completed`` then one ``draw_winner`` per winner or reserve,
-    in draw order. Winner events belong to the winner's person (full E.164 number as
-    distinct id) and carry only the masked number as a property."""
+    in draw order, then one ``draw_event`` per ledger event of the draw, in ledger order.
+    Events about a winner or reserve belong to that person (full E.164 number as distinct
+    id) and carry only the masked number as a property."""
     common = _common(outcome)
     events = [
         ResultEvent(
@@ -273,7 +296,28 @@ def result_payloads(outcome: DrawOutcome) -> list[ResultEvent]:
                 },
             )
         )
+    events += [_draw_event_payload(common, e) for e in outcome.events]
     return events
+
+
+def _draw_event_payload(common: dict[str, Any], e: PublishedDrawEvent) -> ResultEvent:
+    from drawkit.redact import redact
+
+    optional = {"role": e.role, "position": e.position, "prize_position": e.prize_position}
+    properties = {
+        **common,
+        "kind": e.kind,
+        "ledger_sequence": e.sequence,
+        "ledger_entry_hash": e.entry_hash,
+        "tier": e.tier,
+        "draw_order": e.draw_order,
+        **{k: v for k, v in optional.items() if v is not None},
+        "reason": redact(e.reason)[:REASON_LIMIT],
+    }
+    if e.msisdn is None:
+        return ResultEvent(DRAW_EVENT, DRAWKIT_DISTINCT_ID, "", properties)
+    number = e.msisdn if _E164.match(e.msisdn) else normalize(e.msisdn)
+    return ResultEvent(DRAW_EVENT, number, "", {**properties, "msisdn_masked": mask(number)})
 
 
 def result_events(outcome: DrawOutcome, signer: ResultSigner) -> list[ResultEvent]:
@@ -310,10 +354,13 @@ def _common(outcome: DrawOutcome) -> dict[str, Any]:
 
 def event_slot(event: ResultEvent) -> tuple[object, ...]:
     """Which part of a draw's result an event claims to be: ``(draw_completed,)``,
-    ``(draw_winner, tier, role, position)`` or ``(draw_ledger_head, sequence, head)``."""
+    ``(draw_winner, tier, role, position)``, ``(draw_event, ledger sequence)`` or
+    ``(draw_ledger_head, sequence, head)``."""
     p = event.properties
     if event.event == DRAW_WINNER:
         return (DRAW_WINNER, p.get("tier"), p.get("role"), p.get("position"))
+    if event.event == DRAW_EVENT:
+        return (DRAW_EVENT, p.get("ledger_sequence"))
     if event.event == LEDGER_HEAD:
         return (LEDGER_HEAD, p.get("ledger_sequence"), p.get("ledger_head"))
     return (event.event,)
@@ -399,6 +446,9 @@ def event_label(event: ResultEvent) -> str:
         what = (f"draw_winner {_short(p.get('tier'))} {_short(p.get('role'))} "
                 f"{_short(p.get('position'))} ({mask(event.distinct_id)}")
         return redact(f"{what}, uuid {uid})")
+    if event.event == DRAW_EVENT:
+        return redact(f"draw_event {_short(p.get('kind'))} entry "
+                      f"{_short(p.get('ledger_sequence'))} (uuid {uid})")
     if event.event == LEDGER_HEAD:
         return redact(f"draw_ledger_head entry {_short(p.get('ledger_sequence'))} (uuid {uid})")
     return redact(f"{_short(event.event)} (uuid {uid})")

@@ -12,8 +12,10 @@ import pytest
 
 from drawkit.app import DrawJob, Runtime, SourceSpec, audit
 from drawkit.cli import main
-from drawkit.contract import ResultEvent, ResultSigner, result_events
-from drawkit.draw import DrawRecord, Ledger
+from drawkit.contract import ResultEvent, ResultSigner, result_events, verify_event
+from drawkit.draw import DrawRecord, Ledger, published_events
+from drawkit.msisdn import mask
+from drawkit.sources.local import _event_of, draw_events
 
 SECRET_HEX = "ab" * 32
 CONFIG_TOML = """
@@ -173,8 +175,6 @@ def test_forged_results_are_named_by_publish_and_fail_the_audit(world, capsys,
     stranger = ResultSigner.generate().sign(ResultEvent(
         real[1].event, "+2347039999999", "1b6e9d42-8c3a-4f51-a0e7-3d2c1b0a9f8e",
         {**real[1].properties, "msisdn_masked": "0703****999"}))
-    from drawkit.sources.local import draw_events
-
     with (results / "results.jsonl").open("a") as handle:
         for line in draw_events([bogus, stranger]):
             handle.write(json.dumps(line) + "\n")
@@ -227,3 +227,61 @@ def test_ledger_verify_and_verify_check_published_heads(world, capsys, monkeypat
     assert "does not exist" in capsys.readouterr().out
     assert "not a record hash" in error_of(capsys, "ledger", "verify", "--ledger", str(ledger),
                                            "--head", "nothex")
+
+
+# ------------------------------------------------------------------ draw events, published
+
+
+def test_draw_events_are_published_signed_once_and_checked_by_the_audit(
+    world, capsys, result_signer
+) -> None:
+    tmp_path, _, _, _ = world
+    record, _ = commit_and_draw(world, capsys)
+    ledger, results = tmp_path / "ws" / "ledger", tmp_path / "ws" / "results"
+    assert main(publish_cli(world, record)) == 0
+    capsys.readouterr()
+    first = record.winners_of("Grand")[0]
+    reserve = record.winners_of("Grand", "reserve")[0]
+    assert main(["draw-event", record.draw_id, "unreachable", "--tier", "Grand", "--position",
+                 "1", "--reason", f"switched off, tried {first.msisdn}",
+                 "--ledger", str(ledger)]) == 0
+    assert f"drawkit publish {record.draw_id} sends the 2 event(s)" in capsys.readouterr().out
+
+    job = job_of(world, record)
+    stale = audit(job, Runtime.from_env()).reconciliation
+    assert not stale.ok
+    missing = stale.table[~stale.table["published"]]
+    assert missing["event"].tolist() == ["draw_event (unreachable)", "draw_event (promoted)"]
+    assert set(missing["problem"]) == {"not published: run drawkit publish"}
+
+    assert main(publish_cli(world, record)) == 0
+    assert "2 event(s) sent" in capsys.readouterr().out
+    assert main(publish_cli(world, record)) == 0  # a repeat sends nothing
+    assert "0 event(s) sent" in capsys.readouterr().out
+    lines = [json.loads(line) for line in (results / "results.jsonl").read_text().splitlines()]
+    sent = [line for line in lines if line["event"] == "draw_event"]
+    assert [(e["kind"], e["msisdn"], e["role"], e["position"]) for e in sent] == [
+        ("unreachable", first.msisdn, "winner", 1), ("promoted", reserve.msisdn, "reserve", 1)]
+    assert sent[1]["prize_position"] == 1
+    assert sent[0]["reason"] == "switched off, tried " + mask(first.msisdn)
+    entries = Ledger(ledger).events(record.draw_id)
+    assert [e["ledger_entry_hash"] for e in sent] == [e["record_hash"] for e in entries]
+    expected = result_events(record.to_outcome(events=published_events(record, entries)),
+                             result_signer)
+    assert [e["uuid"] for e in sent] == [e.uuid for e in expected[-2:]]
+    assert all(verify_event(_event_of(e), record.commitment.result_public_key) is None
+               for e in sent)
+
+    result = audit(job, Runtime.from_env())
+    assert result.reconciliation.ok and result.passed, result.reconciliation.format()
+    assert len(result.reconciliation.table) == len(record.winners) + 3
+
+    # a draw event nobody recorded, signed by someone else: named, and the audit fails
+    fake = ResultSigner.generate().sign(ResultEvent(
+        "draw_event", reserve.msisdn, "5d1e2f30-4a5b-4c6d-8e7f-901a2b3c4d5e",
+        {**sent[1], "kind": "claimed"}))
+    with (results / "results.jsonl").open("a") as handle:
+        handle.write(json.dumps(draw_events([fake])[0]) + "\n")
+    assert main(publish_cli(world, record)) == 1
+    assert "draw_event claimed entry" in capsys.readouterr().out
+    assert not audit(job, Runtime.from_env()).reconciliation.ok

@@ -300,3 +300,33 @@ def test_missing_folders_files_links_and_special_files_are_never_intact(tmp_path
     os.mkfifo(lock)
     with pytest.raises(LedgerError, match="lock file .* is a FIFO"):
         draw(real, draw_id="another")
+
+
+def test_published_events_name_whom_each_ledger_event_concerns(tmp_path) -> None:
+    """Every ledger event kind becomes a draw event: drop-outs and claims on the person,
+    a promotion on the reserve promoted, an unfilled prize and a note on nobody."""
+    from drawkit.draw import published_events
+
+    ledger = Ledger(tmp_path)
+    record = draw(tmp_path)
+    reserves = record.winners_of("Grand", "reserve")
+    record_event(ledger, record.draw_id, "unreachable", position=2, reason="no answer")
+    record_event(ledger, record.draw_id, "disqualified", role="reserve", position=1)
+    record_event(ledger, record.draw_id, "unreachable", role="reserve", position=2)
+    record_event(ledger, record.draw_id, "claimed", position=1)
+    ledger.append_event(record.draw_id, "note", {"reason": "handed over at the office"})
+    entries = ledger.events(record.draw_id)
+    events = published_events(record, entries)
+    assert [e.kind for e in events] == [e["event"] for e in entries] == [
+        "unreachable", "promoted", "disqualified", "promoted", "unreachable", "unfilled",
+        "claimed", "note"]
+    assert [(e.sequence, e.entry_hash) for e in events] == [
+        (e["sequence"], e["record_hash"]) for e in entries]
+    concerned = [(e.msisdn, e.role, e.position, e.prize_position) for e in events]
+    winner1, winner2 = record.winners_of("Grand")[:2]
+    assert concerned == [
+        (winner2.msisdn, "winner", 2, None), (reserves[0].msisdn, "reserve", 1, 2),
+        (reserves[0].msisdn, "reserve", 1, None), (reserves[1].msisdn, "reserve", 2, 2),
+        (reserves[1].msisdn, "reserve", 2, None), (None, None, None, 2),
+        (winner1.msisdn, "winner", 1, None), (None, None, None, None)]
+    assert events[0].reason == "no answer" and events[-1].reason == "handed over at the office"

@@ -27,6 +27,7 @@ from drawkit.draw import (
     Ledger,
     Standing,
     commit_draw,
+    published_events,
     record_event,
     run_draw,
     standing,
@@ -443,7 +444,9 @@ def publish(job: DrawJob, runtime: Runtime) -> PublishReport:
     signer = runtime.result_signer(job)
     ledger = Ledger(job.ledger)
     with ledger.publish_lock():
-        report = publish_record(record, runtime.source(job), signer, ledger_head=ledger.head())
+        events = published_events(record, ledger.events(record.draw_id))
+        report = publish_record(record, runtime.source(job), signer, ledger_head=ledger.head(),
+                                events=events)
     _write_receipt(job, runtime, report)
     return report
 
@@ -493,6 +496,8 @@ def record_draw_event(
     head = ledger.head()
     if head is not None:
         lines.append(f"ledger head now: {head.format()}")
+    lines.append(f"not published yet: drawkit publish {draw_id} sends the {len(appended)} "
+                 "event(s), signed, with the new head")
     return EventResult(appended, now, lines, head)
 
 

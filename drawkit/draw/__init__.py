@@ -17,6 +17,7 @@ _EXPORTS = {
     "default_draw_id": "engine",
     "run_draw": "engine",
     "Standing": "events",
+    "published_events": "events",
     "record_event": "events",
     "standing": "events",
     "write_winners_export": "export",

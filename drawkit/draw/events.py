@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from drawkit.contract import PublishedDrawEvent
 from drawkit.draw.ledger import Ledger
 from drawkit.draw.record import DrawRecord, Winner
 from drawkit.errors import DrawError, LedgerError
@@ -49,6 +50,43 @@ def standing(record: DrawRecord, events: list[dict[str, Any]]) -> Standing:
         for tier, rs in reserves.items()
     }
     return Standing(holders, tuple(dropped), unused, frozenset(claimed))
+
+
+def published_events(
+    record: DrawRecord, entries: list[dict[str, Any]]
+) -> tuple[PublishedDrawEvent, ...]:
+    """The ledger's event entries of ``record``'s draw as the draw events published with
+    its result (who each one concerns, from the record)."""
+    return tuple(_published(record, entry) for entry in entries
+                 if entry.get("draw_id") == record.draw_id)
+
+
+def _published(record: DrawRecord, entry: dict[str, Any]) -> PublishedDrawEvent:
+    d, kind = entry.get("details") or {}, str(entry.get("event"))
+    person = _concerned(record, kind, d)
+    prize = d.get("prize_position")
+    return PublishedDrawEvent(
+        sequence=int(entry["sequence"]),
+        entry_hash=str(entry["record_hash"]),
+        kind=kind,
+        tier=str(d.get("tier") or ""),
+        msisdn=person.msisdn if person else None,
+        role=person.role if person else None,
+        position=person.position if person else None,
+        draw_order=person.draw_order if person else 0,
+        prize_position=int(prize) if prize is not None else None,
+        reason=str(d.get("reason") or ""),
+    )
+
+
+def _concerned(record: DrawRecord, kind: str, details: dict[str, Any]) -> Winner | None:
+    """The winner or reserve an event is about (None for unfilled prizes and notes)."""
+    if kind == "promoted":
+        return _find(record, str(details["tier"]), "reserve", int(details["reserve_position"]))
+    if "role" in details and "position" in details:
+        return _find(record, str(details["tier"]), str(details["role"]),
+                     int(details["position"]))
+    return None
 
 
 def record_event(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drawkit.contract import SIGNING_KEY_ENV, LedgerHead, ResultSigner, key_id
+from drawkit.contract import SIGNING_KEY_ENV, LedgerHead, PublishedDrawEvent, ResultSigner, key_id
 from drawkit.draw.record import DrawRecord
 from drawkit.errors import ConfigError, VerificationError
 from drawkit.sources.base import DrawDataSource, PublishReport
@@ -14,9 +14,11 @@ def publish(
     signer: ResultSigner,
     *,
     ledger_head: LedgerHead | None = None,
+    events: tuple[PublishedDrawEvent, ...] = (),
 ) -> PublishReport:
     """Record ``record`` in ``source``, every event signed by ``signer`` (the key the draw
-    committed to), with ``ledger_head`` published alongside when given. Events carry keyed
+    committed to), with the draw's later ``events`` (unreachable, promoted...) and
+    ``ledger_head`` published alongside when given. Events carry keyed
     uuids, so a retried or repeated publish records each event once; published events of
     the draw that are not the real ones are reported by name (``PublishReport.forged``).
     A record whose hash does not match its content is refused, and so is a key other than
@@ -27,7 +29,7 @@ def publish(
             "run drawkit verify before publishing"
         )
     check_signer(record, signer)
-    return source.record_draw_result(record.to_outcome(ledger_head), signer)
+    return source.record_draw_result(record.to_outcome(ledger_head, events), signer)
 
 
 def check_signer(record: DrawRecord, signer: ResultSigner) -> None:

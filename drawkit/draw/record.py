@@ -15,7 +15,14 @@ from datetime import UTC, date, datetime
 from types import NoneType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from drawkit.contract import DrawOutcome, LedgerHead, PublishedWinner, canonical_json, key_id
+from drawkit.contract import (
+    DrawOutcome,
+    LedgerHead,
+    PublishedDrawEvent,
+    PublishedWinner,
+    canonical_json,
+    key_id,
+)
 from drawkit.errors import LedgerError
 from drawkit.msisdn import mask
 
@@ -269,9 +276,13 @@ class DrawRecord:
         """Winners (or reserves) of one tier in position order."""
         return tuple(w for w in self.winners if w.tier == tier and w.role == role)
 
-    def to_outcome(self, ledger_head: LedgerHead | None = None) -> DrawOutcome:
+    def to_outcome(
+        self,
+        ledger_head: LedgerHead | None = None,
+        events: tuple[PublishedDrawEvent, ...] = (),
+    ) -> DrawOutcome:
         """The structure a data source records (full numbers; the source masks them),
-        with the ledger head to publish alongside when given."""
+        with the draw's later events and the ledger head to publish alongside."""
         values = {p.name: p.value_ngn for p in self.prizes}
         winners = tuple(
             PublishedWinner(
@@ -296,6 +307,7 @@ class DrawRecord:
             record_hash=self.record_hash,
             winners=winners,
             ledger_head=ledger_head,
+            events=events,
         )
 
     def summary(self) -> str:

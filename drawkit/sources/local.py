@@ -31,8 +31,8 @@ import pyarrow.parquet as pq
 
 from drawkit.config import PromotionConfig
 from drawkit.contract import (
-    DRAW_WINNER,
     DRAWKIT_DISTINCT_ID,
+    RESULT_EVENTS,
     DrawOutcome,
     ResultEvent,
     ResultSigner,
@@ -426,7 +426,8 @@ class LocalDataSource:
         return self.results_dir / RESULTS_FILE
 
     def record_draw_result(self, result: DrawOutcome, signer: ResultSigner) -> PublishReport:
-        """Append the draw's signed events to results.jsonl (and its ledger head to
+        """Append the draw's signed events (result, then its ledger events) to
+        results.jsonl (and its ledger head to
         ledger_heads.jsonl), skipping those already there exactly as signed; any other
         line of the draw is reported as forged."""
         path = self._results_path()
@@ -456,8 +457,8 @@ class LocalDataSource:
         """Recorded events of ``draw_id``: event, uuid, msisdn (E.164; '' for the summary),
         msisdn_masked, tier, role, position, ticket, in draw order."""
         path = self._results_path()
-        rows = [e for e in _read_events(path)
-                if isinstance(e, dict) and e.get("draw_id") == draw_id]
+        rows = [e for e in _read_events(path) if isinstance(e, dict)
+                and e.get("draw_id") == draw_id and e.get("event") in RESULT_EVENTS]
         rows.sort(key=lambda e: int(e.get("draw_order", 0)))
         frame = pd.DataFrame(
             {
@@ -482,7 +483,7 @@ def draw_events(events: list[ResultEvent]) -> list[dict[str, Any]]:
         {
             "event": e.event,
             "uuid": e.uuid,
-            **({"msisdn": e.distinct_id} if e.event == DRAW_WINNER else {}),
+            **({"msisdn": e.distinct_id} if e.distinct_id != DRAWKIT_DISTINCT_ID else {}),
             **e.properties,
         }
         for e in events
@@ -493,7 +494,7 @@ def _event_of(line: dict[str, Any]) -> ResultEvent:
     """A results line back as the event it records."""
     event = str(line.get("event", ""))
     properties = {k: v for k, v in line.items() if k not in ("event", "uuid", "msisdn")}
-    distinct_id = str(line.get("msisdn") or "") if event == DRAW_WINNER else DRAWKIT_DISTINCT_ID
+    distinct_id = str(line["msisdn"]) if "msisdn" in line else DRAWKIT_DISTINCT_ID
     return ResultEvent(event, distinct_id, str(line.get("uuid", "")), properties)
 
 

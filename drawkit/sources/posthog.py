@@ -548,13 +548,13 @@ class PostHogDataSource:
     def _draw_events(self, outcome: DrawOutcome,
                      events: Sequence[ResultEvent]) -> list[dict[str, Any]]:
         """Signed events as capture payloads, stamped at the draw's cutoff; events of the
-        draw itself (summary, ledger head) create no person."""
+        draw itself (summary, unfilled prize, ledger head) create no person."""
         stamp = draw_window(self.config, outcome.draw_date).cutoff
         return [
             build_event(
                 e.event,
                 e.distinct_id,
-                {**e.properties, **({} if e.event == DRAW_WINNER else NO_PERSON)},
+                {**e.properties, **(NO_PERSON if e.distinct_id == DRAWKIT_DISTINCT_ID else {})},
                 timestamp=stamp,
                 uuid=e.uuid,
             )
@@ -567,9 +567,10 @@ class PostHogDataSource:
         return set(self._query(self.hogql.recorded(draw_id, SIGNED_EVENTS))["eid"].astype(str))
 
     def record_draw_result(self, result: DrawOutcome, signer: ResultSigner) -> PublishReport:
-        """Capture draw_completed + one draw_winner per winner/reserve (+ the ledger head),
-        each signed, unless PostHog already holds it exactly as signed; then wait (bounded
-        by ``visibility_seconds``) until PostHog shows every event.
+        """Capture draw_completed, one draw_winner per winner/reserve, one draw_event per
+        ledger event of the draw (+ the ledger head), each signed, unless PostHog already
+        holds it exactly as signed; then wait (bounded by ``visibility_seconds``) until
+        PostHog shows every event.
 
         Any other event PostHog holds for the draw (a forgery sent with the public project
         key) is reported by name in ``forged``, never taken for the real one. Re-sending an
