@@ -247,3 +247,7 @@ def test_a_replaced_winner_shows_in_the_draw_and_audit_reports(local_reports, ma
         assert "unreachable: switched off" in text and "replaced by reserve 1" in text, name
     index = again.index.read_text(encoding="utf-8")
     assert "replaced by" in index.lower() or "promoted" in index.lower()
+    # 02 published the two draw events; 03 found them, signed, in the source
+    audit_text = (again.output_dir / "03_audit.html").read_text(encoding="utf-8")
+    assert "draw_event (unreachable)" in audit_text and "draw_event (promoted)" in audit_text
+    assert json.loads((again.output_dir / "audit.json").read_text())["published_ok"]
