@@ -62,6 +62,8 @@ def fresh_workspace(path: Path) -> Path:
     return path
 
 
+NOT_SENT_FILE = "upload-not-sent.csv"  # private: the rows the upload could not send
+
 DEMO_CONFIG = """\
 # The demo promotion: the embedded default, with a short commit margin because the local
 # test chain's clock is this machine's (a public chain keeps the 60 s default).
@@ -105,10 +107,14 @@ def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
                       "DRAWKIT_DRAND_CHAIN_HASH": chain.chain_hash,
                       SIGNING_KEY_ENV: secrets.token_hex(32)}  # throwaway, this run only
         runtime = app.Runtime.from_env({**_environment(), **server.env(), **beacon_env})
+        not_sent = workspace / "private" / NOT_SENT_FILE
         upload = app.load_synthetic(runtime, options.subscribers, options.days,
-                                    options.draw_date, options.seed, say=say)
-        say(f"Uploaded through capture: {upload.events_sent:,} events")
-        job = app.DrawJob(options.draw_date, source=app.SourceSpec("posthog"),
+                                    options.draw_date, options.seed, say=say,
+                                    not_sent_out=not_sent)
+        say(f"Uploaded through capture: {upload.events_sent:,} events; "
+            f"{len(upload.not_sent):,} rows not sendable, kept for the accounting")
+        job = app.DrawJob(options.draw_date,
+                          source=app.SourceSpec("posthog", not_sent=not_sent),
                           config_path=config, workspace=workspace,
                           simulations=options.simulations, accept_test_chain=True)
         history = [options.draw_date - timedelta(days=k) for k in range(options.days - 1, 0, -1)]

@@ -197,3 +197,14 @@ def test_synth_in_chunks_writes_the_same_kind_of_files(tmp_path: Path) -> None:
     assert len(recharges) > 900
     assert recharges["msisdn"].nunique() > 600  # the chunks hold different subscribers
     assert (out / "blacklist.csv").is_file()
+
+
+def test_not_sent_is_for_the_posthog_source_and_must_exist(
+    synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    base = ["cohort", "--date", "2026-11-27", "--workspace", str(tmp_path)]
+    assert main([*base, "--recharges", str(synth_dir / "recharges.csv"),
+                 "--not-sent", str(tmp_path / "x.csv")]) == 2
+    assert "--not-sent is for --source posthog only" in capsys.readouterr().err
+    assert main([*base, "--source", "posthog", "--not-sent", str(tmp_path / "x.csv")]) == 2
+    assert f"--not-sent {tmp_path / 'x.csv'}: no such file" in capsys.readouterr().err

@@ -36,7 +36,9 @@ class SourceSpec:
 
     ``local``: a recharge export (``recharges``, optional ``blacklist``) or a ready
     participants file (``participants``: msisdn, entries). ``posthog``: the project named
-    by POSTHOG_* in the environment, read with ``strategy`` (``hogql`` or ``cohort``).
+    by POSTHOG_* in the environment, read with ``strategy`` (``hogql`` or ``cohort``);
+    ``not_sent``: the rows the upload into it could not send (the upload's not-sent CSV),
+    counted and listed as rejected so every row of the export is accounted for.
     """
 
     kind: str = "local"
@@ -44,6 +46,7 @@ class SourceSpec:
     recharges: Path | None = None
     blacklist: Path | None = None
     participants: Path | None = None
+    not_sent: Path | None = None
 
     def check(self, *, participants: bool = True) -> SourceSpec:
         """This spec, or a ConfigError/InputError naming the option that is wrong;
@@ -60,7 +63,12 @@ class SourceSpec:
             given = [name for name, path in files.items() if path is not None]
             if given:
                 raise InputError(f"--{given[0]} is for --source local only")
+            if self.not_sent is not None and not self.not_sent.is_file():
+                raise InputError(f"--not-sent {self.not_sent}: no such file")
             return self
+        if self.not_sent is not None:
+            raise InputError("--not-sent is for --source posthog only (the rows an upload "
+                             "into PostHog could not send)")
         if not participants and self.recharges is None and self.participants is None:
             return self
         if (self.recharges is None) == (self.participants is None):
@@ -154,7 +162,8 @@ class DrawJob:
 
         source = replace(self.source, recharges=full(self.source.recharges),
                          blacklist=full(self.source.blacklist),
-                         participants=full(self.source.participants))
+                         participants=full(self.source.participants),
+                         not_sent=full(self.source.not_sent))
         return replace(self, source=source, config_path=full(self.config_path),
                        workspace=full(self.workspace), ledger_dir=full(self.ledger_dir))
 
@@ -259,7 +268,7 @@ def _source(value: Any) -> SourceSpec:
     if unknown:
         raise ConfigError(f"unknown source field(s): {', '.join(unknown)}")
     values = dict(value)
-    for name in ("recharges", "blacklist", "participants"):
+    for name in ("recharges", "blacklist", "participants", "not_sent"):
         values[name] = _path(values.get(name), f"source.{name}")
     for name in ("kind", "strategy"):
         if name in values and not isinstance(values[name], str):

@@ -188,9 +188,12 @@ class Runtime:
     def _open_source(self, job: DrawJob) -> DrawDataSource:
         spec = job.source
         if spec.kind == "posthog":
+            from drawkit.posthog.upload import read_not_sent
             from drawkit.sources.posthog import PostHogDataSource
 
-            return PostHogDataSource(self.posthog(), job.config, spec.strategy)
+            not_sent = read_not_sent(spec.not_sent) if spec.not_sent is not None else None
+            return PostHogDataSource(self.posthog(), job.config, spec.strategy,
+                                     not_sent=not_sent)
         from drawkit.sources.local import LocalDataSource
 
         recharges: Any = spec.recharges

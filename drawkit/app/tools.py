@@ -68,11 +68,13 @@ def load_synthetic(
     *,
     config_path: Path | None = None,
     say: Any = None,
+    not_sent_out: Path | None = None,
 ) -> Any:
     """Generate synthetic recharges and load them into the runtime's PostHog project
-    through capture; returns the upload summary."""
+    through capture; returns the upload summary. The rows it could not send go to
+    ``not_sent_out`` (a private CSV: ``SourceSpec.not_sent`` accounts for them)."""
     from drawkit.config import load_promotion
-    from drawkit.posthog.upload import upload_synth, wait_until_queryable
+    from drawkit.posthog.upload import upload_synth, wait_until_queryable, write_not_sent
     from drawkit.synth import generate
 
     config = load_promotion(config_path)
@@ -81,6 +83,8 @@ def load_synthetic(
     tell(f"Synthetic data: {len(data.recharges):,} recharge rows, {len(data.persons):,} people")
     tell("Uploading through capture (PostHog's /batch/ endpoint)…")
     summary = upload_synth(runtime.posthog(), data, config)
+    if not_sent_out is not None:
+        write_not_sent(summary, not_sent_out)
     waited = wait_until_queryable(runtime.posthog(), summary, config)
     tell(f"  every event queryable after {waited:.0f} s of ingestion lag")
     return summary

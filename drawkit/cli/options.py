@@ -100,6 +100,9 @@ def add_source(parser: argparse.ArgumentParser, *, participants: bool = True) ->
     if participants:
         group.add_argument("--participants", type=Path,
                            help="local: a ready participants file (msisdn, entries)")
+    group.add_argument("--not-sent", type=Path, metavar="FILE",
+                       help="posthog: the rows the upload could not send (the upload's "
+                            "not-sent CSV), accounted for as rejected")
 
 
 def add_draw(parser: argparse.ArgumentParser) -> None:
@@ -155,6 +158,7 @@ def job_from_args(args: argparse.Namespace, **fields: object) -> DrawJob:
         recharges=getattr(args, "recharges", None),
         blacklist=getattr(args, "blacklist", None),
         participants=getattr(args, "participants", None),
+        not_sent=getattr(args, "not_sent", None),
     )
     values: dict[str, object] = {
         "draw_date": getattr(args, "date", None),

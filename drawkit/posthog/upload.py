@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +32,7 @@ import pandas as pd
 from drawkit.config import PromotionConfig
 from drawkit.contract import person_uuid, recharge_uuid
 from drawkit.eligibility import INVALID_MSISDN, MISSING_TIMESTAMP, parse_timestamps
-from drawkit.errors import PostHogUnavailableError
+from drawkit.errors import InputError, PostHogUnavailableError
 from drawkit.msisdn import normalize_series
 
 if TYPE_CHECKING:
@@ -79,6 +80,33 @@ def _not_sent_frame(tids, msisdns, amounts, reasons) -> pd.DataFrame:
                          "msisdn": pd.Series(msisdns, dtype=object),
                          "amount_ngn": pd.Series(amounts, dtype=object),
                          "reason": pd.Series(reasons, dtype=object)})
+
+
+NOT_SENT_COLUMNS = ("transaction_id", "msisdn", "amount_ngn", "reason")
+
+
+def write_not_sent(summary: UploadSummary, path: str | Path) -> Path:
+    """Keep the rows an upload could not send in a private CSV (0600: full numbers), for
+    the PostHog source to account for them (:func:`read_not_sent`)."""
+    from drawkit.store import write_private
+
+    return write_private(path, lambda handle: summary.not_sent.to_csv(handle, index=False))
+
+
+def read_not_sent(path: str | Path) -> pd.DataFrame:
+    """The rows an upload could not send, from :func:`write_not_sent`'s file."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise InputError(f"--not-sent {path}: no such file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"--not-sent {path} is not an upload's not-sent CSV: {exc}") from None
+    missing = [c for c in NOT_SENT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"--not-sent {path} lacks column(s) {', '.join(missing)}: it is not "
+                         "the not-sent file an upload wrote")
+    return frame[list(NOT_SENT_COLUMNS)]
 
 
 def _prepare(recharges: pd.DataFrame, config: PromotionConfig

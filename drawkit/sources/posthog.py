@@ -366,6 +366,7 @@ class PostHogDataSource:
         poll_seconds: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        not_sent: pd.DataFrame | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
@@ -379,17 +380,21 @@ class PostHogDataSource:
         self.visibility_seconds = visibility_seconds
         self.poll_seconds = poll_seconds
         self._sleep, self._clock = sleep, clock
+        self.not_sent = not_sent  # rows the upload could not send: counted as rejected
 
     # ------------------------------------------------------------------ participants
 
     def get_eligible_participants(self, draw_date: date) -> EligibilityResult:
-        """Eligible participants for ``draw_date`` with the accounting of every event."""
+        """Eligible participants for ``draw_date`` with the accounting of every event
+        (and of every row the upload could not send, when the source was given them)."""
         started = time.perf_counter()
         charged = self.client.queries_charged()
         if self.strategy == "hogql":
             result = self._participants_hogql(draw_date)
         else:
             result = self._participants_cohort(draw_date)
+        if self.not_sent is not None:
+            result = with_rows_not_sent(result, self.not_sent)
         s = result.summary
         self.track(
             "cohort_built",

@@ -3,6 +3,8 @@ publishing back, all over HTTP against the emulator."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from drawkit.cli import main
 from drawkit.config import SECRET_ENV as DEFAULT_SECRET_ENV
 from drawkit.draw import Ledger
@@ -96,3 +98,23 @@ def test_draw_events_reach_posthog_as_signed_events_of_their_own_once(
     assert check.ok, check.format()
     events = check.table[check.table["event"].str.startswith("draw_event")]
     assert len(events) == len(entries) and events["published"].all()
+
+
+def test_cohort_from_posthog_accounts_for_the_rows_the_upload_could_not_send(
+    emulator_with_synth, tmp_path, capsys
+):
+    not_sent = tmp_path / "not-sent.csv"
+    not_sent.write_text("transaction_id,msisdn,amount_ngn,reason\n"
+                        "T-LOST-1,0803 12,500,invalid_msisdn: not a Nigerian phone number\n"
+                        "T-LOST-2,+2348031234567,200,unreadable_timestamp\n")
+    base = ["cohort", "--date", DRAW_DATE, "--source", "posthog", "--workspace",
+            str(tmp_path / "ws")]
+    assert main(base) == 0
+    before = capsys.readouterr().out
+    assert main([*base, "--not-sent", str(not_sent), "--draw-id", "with-not-sent"]) == 0
+    after = capsys.readouterr().out
+    assert "unreadable_timestamp" in after and "unreadable_timestamp" not in before
+    rejected = tmp_path / "ws" / "private" / "with-not-sent" / "rejected.csv"
+    rows = pd.read_csv(rejected, dtype=str).set_index("transaction_id")
+    assert rows.loc["T-LOST-2", "reason"] == "unreadable_timestamp"
+    assert rows.loc["T-LOST-2", "msisdn"] == "0803****567"  # masked like every other row

@@ -262,3 +262,40 @@ def test_emulator_loader_data_gives_the_local_participants(
     source = PostHogDataSource(PostHogClient.from_env(policy=FAST))
     expected = local.get_eligible_participants(day).participants
     pd.testing.assert_frame_equal(source.get_eligible_participants(day).participants, expected)
+
+
+def test_rows_the_upload_could_not_send_are_accounted_for_as_the_local_path_does(
+    loaded, tmp_path
+):
+    """The upload keeps its unsendable rows in a private file; given it, the PostHog path
+    reads every row of the export and rejects the same rows for the same reasons."""
+    from drawkit.posthog.upload import read_not_sent, write_not_sent
+
+    _, client, _, upload, _ = loaded
+    path = write_not_sent(upload, tmp_path / "private" / "not-sent.csv")
+    assert path.stat().st_mode & 0o777 == 0o600
+    not_sent = read_not_sent(path)
+    assert len(not_sent) == sum(upload.rows_skipped.values()) > 0
+    local = _local(loaded, CONFIGS["daily"], END)
+    for strategy in ("hogql", "cohort"):
+        source = PostHogDataSource(client, CONFIGS["daily"], strategy, not_sent=not_sent)
+        result = source.get_eligible_participants(END)
+        s = result.summary
+        assert s.accounted
+        if strategy == "hogql":
+            assert s.rows_in == local.summary.rows_in
+            assert s.rows_rejected == local.summary.rows_rejected
+        assert set(not_sent["transaction_id"]) <= set(result.rejected["transaction_id"])
+    without = PostHogDataSource(client, CONFIGS["daily"]).get_eligible_participants(END)
+    assert without.summary.rows_in == local.summary.rows_in - len(not_sent)
+
+
+def test_a_broken_not_sent_file_is_a_clear_error(tmp_path):
+    from drawkit.errors import InputError
+    from drawkit.posthog.upload import read_not_sent
+
+    (tmp_path / "other.csv").write_text("msisdn,entries\n+2348031234567,3\n")
+    with pytest.raises(InputError, match="lacks column.*transaction_id"):
+        read_not_sent(tmp_path / "other.csv")
+    with pytest.raises(InputError, match="no such file"):
+        read_not_sent(tmp_path / "missing.csv")
