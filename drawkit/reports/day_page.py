@@ -118,6 +118,7 @@ def _commitments(facts: DayFacts) -> landing.Commitments:
         ledger_head=facts.ledger_head,
         record_hash=record.record_hash,
         beacon_source=source,
+        result_public_key=record.commitment.result_public_key,
     )
 
 

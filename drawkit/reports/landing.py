@@ -44,6 +44,8 @@ TERMS: dict[str, str] = {
     "and committed before that value exists, so nobody can know the winners in advance.",
     "secret commitment": "SHA-256 of the operator's optional secret, published before the "
     "draw; the secret is revealed in the record, and verify checks it matches.",
+    "result key": "The Ed25519 public key that signs every published result event, fixed in "
+    "the commitment before the draw: an event it does not sign is a forgery.",
     "ledger head": "Hash of the last entry in the draw ledger, an append-only file where "
     "each entry carries the hash of the one before: changing any past entry breaks the chain.",
     "record hash": "SHA-256 of the full draw record (with full numbers). The public record, "
@@ -200,6 +202,7 @@ class Commitments:
     ledger_head: str
     record_hash: str | None = None
     beacon_source: str | None = None  # e.g. "drand quicknet" or "local test chain"
+    result_public_key: str | None = None  # Ed25519, hex: the key that signs the results
 
 
 @dataclass(frozen=True)
@@ -586,6 +589,8 @@ def _commitments_table(c: Commitments) -> str:
             "secret commitment",
         ),
         ("Record hash", _hash(c.record_hash, "not drawn yet"), "record hash"),
+        ("Result signing key", _hash(c.result_public_key, "none: results unsigned"),
+         "result key"),
         ("Ledger head", _hash(c.ledger_head), "ledger head"),
     ]
     body = "".join(

@@ -169,6 +169,7 @@ def landing_page(drawn, folder: Path, variant: str = "pass") -> LandingPage:
             ledger_head=head,
             record_hash=record.record_hash,
             beacon_source="local test chain",
+            result_public_key=record.commitment.result_public_key,
         ),
         links=report_files(folder),
         verify_command=(
@@ -274,6 +275,14 @@ def _minimal_page(winners, replacements) -> LandingPage:
     )
 
 
+def test_the_result_signing_key_is_among_the_commitments(drawn, tmp_path) -> None:
+    soup = soup_of(render_landing(landing_page(drawn, tmp_path)))
+    row = next(th.parent for th in soup.select("table.commitments th")
+               if th.get_text(strip=True) == "Result signing key")
+    key = drawn["record"].commitment.result_public_key
+    assert key and key in row.get_text(" ")
+
+
 def test_only_masked_numbers_reach_the_page(drawn, tmp_path) -> None:
     text = render_landing(landing_page(drawn, tmp_path))
     assert not FULL_NUMBER.search(text)
@@ -361,6 +370,7 @@ def test_terms_explain_the_page_in_a_line_each(drawn, tmp_path) -> None:
         "secret commitment",
         "ledger head",
         "record hash",
+        "result key",
         "draw order",
         "reserve",
         "masked number",
