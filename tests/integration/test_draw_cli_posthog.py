@@ -7,7 +7,7 @@ import pandas as pd
 
 from drawkit.cli import main
 from drawkit.config import SECRET_ENV as DEFAULT_SECRET_ENV
-from drawkit.draw import Ledger
+from drawkit.draw import DrawRecord, Ledger
 
 DRAW_DATE = "2026-11-21"  # the day after the synth data ends: its daily window is the last day
 
@@ -17,10 +17,8 @@ def _events(server, name: str):
     return events[events["event"] == name]
 
 
-def test_commit_draw_publish_from_posthog_track_each_step(
-    emulator_with_synth, tmp_path, capsys, monkeypatch, drand_env
-):
-    server = emulator_with_synth
+def _commit_and_draw(tmp_path, monkeypatch) -> tuple[str, DrawRecord]:
+    """drawkit commit then draw --wait with PostHog as the source; the ledger and record."""
     ledger = str(tmp_path / "ledger")
     monkeypatch.setenv(DEFAULT_SECRET_ENV, "ab" * 16)
     config = tmp_path / "promo.toml"
@@ -29,7 +27,14 @@ def test_commit_draw_publish_from_posthog_track_each_step(
               "--config", str(config)]
     assert main(["commit", *common]) == 0
     assert main(["draw", *common, "--wait"]) == 0
-    record = Ledger(ledger).records()[-1]
+    return ledger, Ledger(ledger).records()[-1]
+
+
+def test_commit_draw_publish_from_posthog_track_each_step(
+    emulator_with_synth, tmp_path, capsys, monkeypatch, drand_env
+):
+    server = emulator_with_synth
+    ledger, record = _commit_and_draw(tmp_path, monkeypatch)
     assert len(_events(server, "drawkit_draw_committed")) == 1
     completed = _events(server, "drawkit_draw_completed")
     assert completed["properties"].map(lambda p: p["record_hash"]).tolist() == [
@@ -55,14 +60,7 @@ def test_draw_events_reach_posthog_as_signed_events_of_their_own_once(
     from drawkit.sources.posthog import PostHogDataSource
 
     server = emulator_with_synth
-    ledger = str(tmp_path / "ledger")
-    monkeypatch.setenv(DEFAULT_SECRET_ENV, "ab" * 16)
-    config = tmp_path / "promo.toml"
-    config.write_text("[beacon]\ncommit_margin_seconds = 1\n")
-    common = ["--date", DRAW_DATE, "--source", "posthog", "--ledger", ledger,
-              "--config", str(config)]
-    assert main(["commit", *common]) == 0 and main(["draw", *common, "--wait"]) == 0
-    record = Ledger(ledger).records()[-1]
+    ledger, record = _commit_and_draw(tmp_path, monkeypatch)
     publish = ["publish", record.draw_id, "--ledger", ledger, "--source", "posthog"]
     assert main(publish) == 0
     tier = record.prizes[0].name
