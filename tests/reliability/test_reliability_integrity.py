@@ -178,6 +178,72 @@ def test_forged_results_sent_with_the_project_key_are_named_and_fail_the_audit(
     )
 
 
+def test_forged_draw_events_are_named_and_the_real_ones_published_once(
+    tmp_path: Path, signed_rounds, result_signer, reliability  # noqa: ANN001
+) -> None:
+    """After a winner drops out: draw events an attacker sends with the project key (a
+    promotion to someone else, an unsigned claim, the real event replayed onto another
+    person or under another uuid) are named; the real ones are published exactly once."""
+    from drawkit.app import record_draw_event
+    from drawkit.draw import published_events
+    from drawkit.eligibility import draw_window
+    from drawkit.offline.posthog_emulator import EmulatorServer
+
+    ledger = tmp_path / "ledger"
+    record = signed_rounds.commit_and_draw(participants(), CONFIG, DAY, ledger, 1400,
+                                           secret=bytes.fromhex("5c" * 32), draw_id="dropped")
+    stamp = draw_window(PromotionConfig(), DAY).cutoff.isoformat()
+    job = DrawJob(DAY, source=SourceSpec("posthog"), workspace=tmp_path, ledger_dir=ledger,
+                  draw_id="dropped")
+    with EmulatorServer(profile="cloud", ingestion_lag_seconds=0.5,
+                        cohort_calculation_seconds=0.05) as server:
+        runtime = Runtime.from_env({**os.environ, **server.env()})
+        publish(job, runtime)
+        record_draw_event(ledger, "dropped", "unreachable", tier="Grand", position=1)
+        events = published_events(record, Ledger(ledger).events("dropped"))
+        real = result_events(record.to_outcome(events=events), result_signer)[-len(events):]
+        promoted = real[-1]
+        attacker = ResultSigner.generate()
+        before = [
+            attacker.sign(ResultEvent(promoted.event, "+2347039900001", str(uuid.uuid4()),
+                                      {k: v for k, v in promoted.properties.items()
+                                       if k not in (SIGNATURE, SIGNER)})),
+            ResultEvent("draw_event", record.winners[1].msisdn, str(uuid.uuid4()),
+                        {"draw_id": "dropped", "kind": "claimed", "ledger_sequence": 99}),
+        ]
+        capture(server, before, stamp)
+        server.ingest_pending()
+        report = publish(job, runtime)
+        assert report.sent == len(events) == 2 and len(report.forged) == len(before)
+        after = [ResultEvent(promoted.event, "+2347039900002", promoted.uuid,
+                             dict(promoted.properties)),
+                 ResultEvent(promoted.event, promoted.distinct_id, str(uuid.uuid4()),
+                             dict(promoted.properties))]
+        capture(server, after, stamp)
+        server.ingest_pending()
+        source = runtime.source(job)
+        result = reconcile(record, source.get_published_events("dropped"), ledger=Ledger(ledger))
+        total = len(before) + len(after)
+        assert not result.ok and len(result.forged) == total
+        assert all(f.startswith("draw_event") for f in result.forged)
+        assert bool(result.table["matches"].all())  # the real result and events are all there
+        assert not any(re.search(r"\+?234\d{10}", f) for f in result.forged)
+        again = publish(job, runtime)
+        assert (again.sent, len(again.forged)) == (0, total)
+        held = server.store.events
+        assert int((held["event"] == "draw_event").sum()) == len(events) + total
+    reliability.add(
+        "hostile key holders: forged draw events (PostHog emulator over HTTP)",
+        f"after a winner dropped out: {total} forged draw events sent with the public project "
+        "key (a promotion of someone else signed by another key, an unsigned claim, the real "
+        "promotion replayed onto another person and under another uuid)",
+        total,
+        f"publish sent the {len(events)} real draw events once (none on a repeat) and named the "
+        f"forgeries; the reconciliation named all {total} (numbers masked) and failed, with "
+        "every real event matched",
+    )
+
+
 # ------------------------------------------------------------------ the anchored tail
 
 
