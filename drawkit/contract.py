@@ -42,7 +42,7 @@ DRAW_COMPLETED = "draw_completed"
 DRAW_WINNER = "draw_winner"
 RESULT_EVENTS = (DRAW_COMPLETED, DRAW_WINNER)
 # What happened after the draw (a ledger event entry: unreachable, disqualified, claimed,
-# promoted, unfilled), one event per entry.
+# promoted, unfilled, note), one event per entry.
 DRAW_EVENT = "draw_event"
 # The ledger head when a draw's results were published (anchors the ledger's tail).
 LEDGER_HEAD = "draw_ledger_head"
@@ -213,11 +213,11 @@ class LedgerHead:
 @dataclass(frozen=True)
 class PublishedDrawEvent:
     """One ledger event of a draw, as published: which entry, what happened and to whom
-    (``msisdn`` None for an unfilled prize; the sink masks it)."""
+    (``msisdn`` None for an unfilled prize or a note; the sink masks it)."""
 
     sequence: int  # the ledger entry's sequence number
     entry_hash: str  # the ledger entry's record_hash
-    kind: str  # unreachable, disqualified, claimed, promoted or unfilled
+    kind: str  # unreachable, disqualified, claimed, promoted, unfilled or note
     tier: str
     msisdn: str | None = None
     role: str | None = None  # of the winner or reserve concerned
