@@ -167,11 +167,11 @@ def read_participants(path: PathLike) -> pd.DataFrame:
     if e164 is None:  # not all E.164 already: normalise every spelling (the slow path)
         e164 = _normalised_numbers(frame["msisdn"], path)
         _refuse_duplicates(e164, path)
-    out = pd.DataFrame({"msisdn": e164.to_numpy(dtype=object)})
+    columns = {"msisdn": e164.to_numpy(dtype=object)}
     for column in ("points", "entries"):
         if column in frame.columns:
-            out[column] = _positive_ints(frame[column], column, path)
-    return out[[c for c in ("msisdn", "points", "entries") if c in out.columns]]
+            columns[column] = _positive_ints(frame[column], column, path)
+    return pd.DataFrame(columns, copy=False)  # in this order already: no reordering copy
 
 
 def _e164_fast(values: pd.Series) -> pd.Series | None:
