@@ -84,7 +84,7 @@ def load_synthetic(
     tell("Uploading through capture (PostHog's /batch/ endpoint)…")
     summary = upload_synth(runtime.posthog(), data, config)
     if not_sent_out is not None:
-        write_not_sent(summary, not_sent_out)
+        write_not_sent(summary.not_sent, not_sent_out)
     waited = wait_until_queryable(runtime.posthog(), summary, config)
     tell(f"  every event queryable after {waited:.0f} s of ingestion lag")
     return summary

@@ -89,6 +89,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--synth-end-date", type=iso_date, metavar="YYYY-MM-DD",
                        help="last day of the data (default today)")  # fmt: skip
     synth.add_argument("--synth-seed", type=int, default=1, metavar="S", help="random seed")
+    parser.add_argument(
+        "--not-sent-out", type=Path, metavar="FILE",
+        help="keep the pre-loaded rows that could not become events (bad number, id or "
+        "timestamp) in this private CSV, for drawkit cohort/report --not-sent FILE",
+    )
     behaviour = parser.add_argument_group(
         "PostHog Cloud behaviours (each on in --profile cloud, off in --profile ideal)"
     )
@@ -214,9 +219,11 @@ def _preload(server: Any, args: argparse.Namespace) -> None:
     from drawkit.app.tools import preload
 
     config = load_promotion(args.config)
+    summaries = []
     if args.load is not None:
         recharges, persons = _read_dir(args.load)
         summary = preload(server, recharges, persons, config)
+        summaries.append(summary)
         print(f"loaded {args.load}: {summary.format()}", flush=True)
     if args.events is not None:
         count = server.ingest_file(args.events)
@@ -232,7 +239,23 @@ def _preload(server: Any, args: argparse.Namespace) -> None:
             config=config,
         )
         summary = preload(server, data.recharges, data.persons, config)
+        summaries.append(summary)
         print(f"loaded synthetic data: {summary.format()}", flush=True)
+    if args.not_sent_out is not None:
+        _keep_not_sent(summaries, args.not_sent_out)
+
+
+def _keep_not_sent(summaries: list[Any], path: Path) -> None:
+    """Write the rows the pre-load could not send to ``path`` (private, 0600)."""
+    import pandas as pd
+
+    from drawkit.posthog.upload import UploadSummary, write_not_sent
+
+    frames = [s.not_sent for s in summaries] or [UploadSummary(0, 0, 0).not_sent]
+    rows = pd.concat(frames, ignore_index=True)
+    write_not_sent(rows, path)
+    print(f"{len(rows):,} row(s) could not be sent; kept in {path} "
+          f"(give it to drawkit cohort/report --source posthog --not-sent {path})", flush=True)
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:

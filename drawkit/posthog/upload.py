@@ -85,12 +85,13 @@ def _not_sent_frame(tids, msisdns, amounts, reasons) -> pd.DataFrame:
 NOT_SENT_COLUMNS = ("transaction_id", "msisdn", "amount_ngn", "reason")
 
 
-def write_not_sent(summary: UploadSummary, path: str | Path) -> Path:
-    """Keep the rows an upload could not send in a private CSV (0600: full numbers), for
-    the PostHog source to account for them (:func:`read_not_sent`)."""
+def write_not_sent(rows: pd.DataFrame, path: str | Path) -> Path:
+    """Keep the rows an upload could not send (``UploadSummary.not_sent``) in a private
+    CSV (0600: full numbers), for the PostHog source to account for them
+    (:func:`read_not_sent`)."""
     from drawkit.store import write_private
 
-    return write_private(path, lambda handle: summary.not_sent.to_csv(handle, index=False))
+    return write_private(path, lambda handle: rows.to_csv(handle, index=False))
 
 
 def read_not_sent(path: str | Path) -> pd.DataFrame:

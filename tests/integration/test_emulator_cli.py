@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 import requests
 
@@ -135,9 +136,15 @@ def test_cli_loads_exported_files(tmp_path, synth_data):
     write_synth(synth_data, tmp_path, fmt="csv")
     env = {**os.environ, "POSTHOG_API_KEY": "phx_k1", "POSTHOG_PROJECT_API_KEY": "phc_k2"}
     env.pop("POSTHOG_PROJECT_ID", None)
-    process, lines = _start("--load", str(tmp_path), "--scopes", "query:read", env=env)
+    kept = tmp_path / "private" / "not-sent.csv"
+    process, lines = _start("--load", str(tmp_path), "--scopes", "query:read",
+                            "--not-sent-out", str(kept), env=env)
     try:
         loaded = next(line for line in lines if line.startswith("loaded"))
+        unsent = pd.read_csv(kept, dtype=str, keep_default_na=False)
+        assert len(unsent) > 0 and kept.stat().st_mode & 0o777 == 0o600
+        assert f"{len(unsent):,} row(s) could not be sent; kept in {kept}" in "".join(lines)
+        assert set(unsent["transaction_id"]) <= set(synth_data.recharges["transaction_id"])
         events = int(loaded.split(" rows read; ")[1].split(" recharge events")[0])
         url = next(line.split("=", 1)[1].strip() for line in lines if "POSTHOG_BASE_URL=" in line)
         headers = {"Authorization": "Bearer phx_k1"}

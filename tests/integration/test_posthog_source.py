@@ -272,7 +272,7 @@ def test_rows_the_upload_could_not_send_are_accounted_for_as_the_local_path_does
     from drawkit.posthog.upload import read_not_sent, write_not_sent
 
     _, client, _, upload, _ = loaded
-    path = write_not_sent(upload, tmp_path / "private" / "not-sent.csv")
+    path = write_not_sent(upload.not_sent, tmp_path / "private" / "not-sent.csv")
     assert path.stat().st_mode & 0o777 == 0o600
     not_sent = read_not_sent(path)
     assert len(not_sent) == sum(upload.rows_skipped.values()) > 0
