@@ -372,6 +372,30 @@ def test_recent_winners_are_excluded_and_counted(tmp_path) -> None:
     assert later.excluded_msisdns == ()  # outside the 7 days
 
 
+def test_a_canonical_cohort_given_is_reused_only_when_it_is_the_participants(tmp_path) -> None:
+    """The frozen cohort's canonical cohort saves building it again: same record; one of
+    other participants is refused; with recent winners removed it is built afresh."""
+    frame = participants()
+    plain = draw(tmp_path / "a")
+    given = draw(tmp_path / "b", canonical=canonical_cohort(frame))
+    assert given.computed_hash() == given.record_hash
+    assert (given.cohort_digest, given.seed, given.winners) == (
+        plain.cohort_digest, plain.seed, plain.winners)
+    with pytest.raises(DrawError, match="not the one of the participants given"):
+        draw(tmp_path / "c", canonical=canonical_cohort(participants(n=39)))
+    with pytest.raises(DrawError, match="not the one of the participants given"):
+        other = frame.assign(entries=frame["entries"] + 1)
+        draw(tmp_path / "c", frame=other, canonical=canonical_cohort(frame))
+    cfg = config(exclude_recent_winners_days=7)
+    ledger = tmp_path / "d"
+    run_draw(frame, cfg, date(2026, 11, 20), ledger_dir=ledger, secret=SECRET)
+    second = run_draw(frame, cfg, DAY, ledger_dir=ledger, secret=SECRET,
+                      canonical=canonical_cohort(frame))
+    assert second.participants == 40 - 4 and len(second.excluded_msisdns) == 4
+    assert commit_draw(frame, config(), DAY, ledger_dir=tmp_path / "e", secret=SECRET,
+                       canonical=canonical_cohort(frame)).cohort_digest == plain.cohort_digest
+
+
 def test_record_file_is_the_ledger_entry(tmp_path) -> None:
     record = draw(tmp_path)
     (entry,) = (tmp_path / "ledger" / "entries").glob("*-draw-*.json")

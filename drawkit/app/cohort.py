@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from drawkit.draw import Ledger, canonical_cohort
+from drawkit.draw import Cohort, Ledger, canonical_cohort
 from drawkit.eligibility import EligibilityResult, EligibilitySummary, check_participants
 from drawkit.errors import CohortFrozenError, InputError
 from drawkit.sources.local import read_participants, write_participants
@@ -52,6 +52,7 @@ class FrozenCohort:
     source: str
     frozen_at: str
     folder: Path
+    canonical: Cohort | None = None  # the canonical cohort of ``participants`` (None: empty)
 
     @property
     def files(self) -> dict[str, Path]:
@@ -113,7 +114,8 @@ def load_cohort(job: DrawJob) -> FrozenCohort:
     if meta.get("draw_id") != job.id or meta.get("draw_date") != job.draw_date.isoformat():
         raise InputError(f"{meta_path} belongs to draw {meta.get('draw_id')!r}, not {job.id}")
     participants = read_participants(folder / PARTICIPANTS_FILE)
-    digest = canonical_cohort(participants).digest if len(participants) else ""
+    canonical = canonical_cohort(participants) if len(participants) else None
+    digest = canonical.digest if canonical is not None else ""
     if digest != meta.get("cohort_digest"):
         raise CohortFrozenError(
             f"{folder / PARTICIPANTS_FILE} was changed after the cohort was frozen: its "
@@ -130,6 +132,7 @@ def load_cohort(job: DrawJob) -> FrozenCohort:
         source=str(meta.get("source_detail") or meta.get("source") or ""),
         frozen_at=str(meta.get("frozen_at") or ""),
         folder=folder,
+        canonical=canonical,
     )
 
 

@@ -138,6 +138,7 @@ def commit(job: DrawJob, runtime: Runtime) -> CommitResult:
         commit_margin_seconds=job.config.beacon_margin_seconds,
         result_public_key=signer.public_key,
         now=runtime.now(),
+        canonical=cohort.canonical,
     )
     runtime.track(job, "draw_committed", {"draw_id": commitment.draw_id})
     return CommitResult(commitment, cohort, new=before is None)
@@ -209,6 +210,7 @@ def draw(
             on_step=steps.append,
             evidence=evidence,
             now=runtime.now(),
+            canonical=cohort.canonical,
         )
         drawn = "existing" not in steps  # another process may have drawn it meanwhile
     if not drawn:

@@ -74,7 +74,7 @@ def load_synthetic(
     through capture; returns the upload summary. The rows it could not send go to
     ``not_sent_out`` (a private CSV: ``SourceSpec.not_sent`` accounts for them)."""
     from drawkit.config import load_promotion
-    from drawkit.posthog.upload import upload_synth, wait_until_queryable, write_not_sent
+    from drawkit.posthog.upload import upload_synth, wait_until_queryable
     from drawkit.synth import generate
 
     config = load_promotion(config_path)
@@ -84,10 +84,23 @@ def load_synthetic(
     tell("Uploading through capture (PostHog's /batch/ endpoint)…")
     summary = upload_synth(runtime.posthog(), data, config)
     if not_sent_out is not None:
-        write_not_sent(summary.not_sent, not_sent_out)
+        keep_not_sent([summary], not_sent_out)
     waited = wait_until_queryable(runtime.posthog(), summary, config)
     tell(f"  every event queryable after {waited:.0f} s of ingestion lag")
     return summary
+
+
+def keep_not_sent(summaries: list[Any], path: Path) -> int:
+    """Write the rows the uploads could not send (each summary's ``not_sent``) to
+    ``path``, a private CSV for ``SourceSpec.not_sent``; returns how many there are."""
+    import pandas as pd
+
+    from drawkit.posthog.upload import UploadSummary, write_not_sent
+
+    frames = [s.not_sent for s in summaries] or [UploadSummary(0, 0, 0).not_sent]
+    rows = pd.concat(frames, ignore_index=True)
+    write_not_sent(rows, path)
+    return len(rows)
 
 
 @dataclass(frozen=True)

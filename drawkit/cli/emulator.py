@@ -247,14 +247,10 @@ def _preload(server: Any, args: argparse.Namespace) -> None:
 
 def _keep_not_sent(summaries: list[Any], path: Path) -> None:
     """Write the rows the pre-load could not send to ``path`` (private, 0600)."""
-    import pandas as pd
+    from drawkit.app.tools import keep_not_sent
 
-    from drawkit.posthog.upload import UploadSummary, write_not_sent
-
-    frames = [s.not_sent for s in summaries] or [UploadSummary(0, 0, 0).not_sent]
-    rows = pd.concat(frames, ignore_index=True)
-    write_not_sent(rows, path)
-    print(f"{len(rows):,} row(s) could not be sent; kept in {path} "
+    count = keep_not_sent(summaries, path)
+    print(f"{count:,} row(s) could not be sent; kept in {path} "
           f"(give it to drawkit cohort/report --source posthog --not-sent {path})", flush=True)
 
 

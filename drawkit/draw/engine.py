@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from drawkit import __version__
@@ -102,16 +103,36 @@ def recent_winners(
 
 
 def prepare_cohort(
-    participants: pd.DataFrame, excluded: set[str] | frozenset[str]
+    participants: pd.DataFrame,
+    excluded: set[str] | frozenset[str],
+    canonical: Cohort | None = None,
 ) -> PreparedCohort:
-    """Remove ``excluded`` numbers, then build the canonical cohort."""
+    """Remove ``excluded`` numbers, then build the canonical cohort. ``canonical``, the
+    canonical cohort of ``participants`` when the caller has it already, is used as it
+    is when nothing is removed (its size and total entries are checked against
+    ``participants``)."""
     if excluded and len(participants):
         hit = participants["msisdn"].isin(list(excluded)).to_numpy()
         removed = tuple(sorted(participants["msisdn"].to_numpy(dtype=object)[hit]))
         participants = participants.loc[~hit]
     else:
         removed = ()
+    if not removed and canonical is not None:
+        _check_canonical(canonical, participants)
+        return PreparedCohort(canonical, ())
     return PreparedCohort(canonical_cohort(participants), removed)
+
+
+def _check_canonical(cohort: Cohort, participants: pd.DataFrame) -> None:
+    """Refuse a canonical cohort given for other participants (size or total entries)."""
+    try:
+        total = int(np.asarray(participants["entries"], dtype=np.int64).sum())
+    except (KeyError, TypeError, ValueError):
+        total = -1
+    if len(cohort) != len(participants) or total != cohort.total_entries:
+        raise DrawError("the canonical cohort given is not the one of the participants given "
+                        f"({len(cohort)} participants and {cohort.total_entries} entries, "
+                        f"against {len(participants)} and {total})")
 
 
 def commit_draw(
@@ -128,6 +149,7 @@ def commit_draw(
     commit_margin_seconds: int = 0,
     result_public_key: str | None = None,
     now: datetime | None = None,
+    canonical: Cohort | None = None,
 ) -> Commitment:
     """Record the cohort digest, beacon round (on ``beacon_chain``), secret commitment and
     the public key that will sign the published results (hex Ed25519) before the draw.
@@ -135,14 +157,15 @@ def commit_draw(
     layer's (:mod:`drawkit.app.draws`); verify checks them afterwards.
 
     Returns the existing commitment if the same one was made already; raises
-    :class:`CommitmentError` if a different one exists for this draw id.
+    :class:`CommitmentError` if a different one exists for this draw id. ``canonical``:
+    as for :func:`run_draw`.
     """
     check_secret(secret)
     ledger = Ledger(ledger_dir)
     draw_id = check_draw_id(draw_id or default_draw_id(config, draw_date))
     with ledger.lock():
         excluded = recent_winners(ledger, config, draw_date, draw_id=draw_id)
-        prepared = prepare_cohort(participants, excluded)
+        prepared = prepare_cohort(participants, excluded, canonical)
         secret_hash = commitment_of(secret) if secret is not None else None
         existing = ledger.commitment(draw_id)
         if existing is not None:
@@ -180,8 +203,12 @@ def run_draw(
     on_step: Step | None = None,
     evidence: BeaconEvidence | None = None,
     now: datetime | None = None,
+    canonical: Cohort | None = None,
 ) -> DrawRecord:
     """Run (or return) the draw ``draw_id`` and append its record to the ledger.
+
+    ``canonical`` is the canonical cohort of ``participants`` when the caller has built
+    it already (the frozen cohort's): reused when no recent winner is removed.
 
     ``evidence`` is the authenticated beacon round (its randomness is the beacon value and
     its round the beacon round); the record keeps its signature and chain so anyone can
@@ -209,7 +236,7 @@ def run_draw(
             step("existing")
             return existing
         excluded = recent_winners(ledger, config, draw_date, draw_id=draw_id)
-        prepared = prepare_cohort(participants, excluded)
+        prepared = prepare_cohort(participants, excluded, canonical)
         cohort = prepared.cohort
         commitment = ledger.commitment(draw_id)
         if commitment is None:
