@@ -53,7 +53,12 @@ BAND_EDGES: tuple[int, ...] = (1, 2, 5, 10, 50)
 """Lower edges of the entry bands: 1, 2–4, 5–9, 10–49, 50+ entries."""
 
 ALPHA = 0.01
-"""Significance level of the statistical checks in the fairness summary."""
+"""Below this p-value a statistical check calls the draw unusual (about 1 fair draw in 100
+is): a reason to look at the charts and previous days, not a failure."""
+
+FAIL_BELOW = 1e-6
+"""Below this p-value a statistical check fails: chance would give it about once in a
+million fair draws, so one test of one draw no longer explains it."""
 
 
 # ------------------------------------------------------------------ cohort and bands
@@ -200,19 +205,28 @@ def wins_by_band(
 
 @dataclass(frozen=True)
 class ChiSquare:
-    """Pearson's statistic over entry bands with its Monte Carlo p-value."""
+    """Pearson's statistic over entry bands with its Monte Carlo p-value, and ``tail``:
+    the statistic's tail under a gamma law fitted to the simulations' mean and variance
+    (Satterthwaite), which reaches below the Monte Carlo floor of 1 / (simulations + 1)."""
 
     statistic: float
     pvalue: float
     simulations: int
     bands: int
     simulated: np.ndarray = field(repr=False)
+    tail: float = float("nan")
+
+    @property
+    def fail_pvalue(self) -> float:
+        """The p-value the check fails on: the fitted tail when there is one."""
+        return self.pvalue if np.isnan(self.tail) else self.tail
 
     def format(self) -> str:
         """One line for a report."""
+        tail = "" if np.isnan(self.tail) else f", fitted tail {self.tail:.1e}"
         return (
             f"chi-square {self.statistic:.2f} over {self.bands} entry bands; Monte Carlo "
-            f"p-value {self.pvalue:.3f} ({self.simulations:,} simulated draws)"
+            f"p-value {self.pvalue:.3f} ({self.simulations:,} simulated draws{tail})"
         )
 
 
@@ -231,7 +245,16 @@ def chi_square(band_table: pd.DataFrame, simulation: Simulation) -> ChiSquare:
     statistic = float(_pearson(observed, expected))
     simulated = _pearson(counts, expected)
     pvalue = float((1 + np.sum(simulated >= statistic - 1e-12)) / (simulation.n + 1))
-    return ChiSquare(statistic, pvalue, simulation.n, int((expected > 0).sum()), simulated)
+    return ChiSquare(statistic, pvalue, simulation.n, int((expected > 0).sum()), simulated,
+                     _gamma_tail(statistic, simulated))
+
+
+def _gamma_tail(statistic: float, simulated: np.ndarray) -> float:
+    """P(X >= statistic) for a gamma law with the simulations' mean and variance."""
+    mean, variance = float(np.mean(simulated)), float(np.var(simulated, ddof=1))
+    if not (np.isfinite(mean) and np.isfinite(variance)) or mean <= 0 or variance <= 0:
+        return float("nan")
+    return float(stats.gamma.sf(statistic, mean * mean / variance, scale=variance / mean))
 
 
 # ------------------------------------------------------------------ ticket positions
@@ -485,6 +508,7 @@ def fairness_checks(
     chi: ChiSquare | None = None,
     ks: KsResult | None = None,
     alpha: float = ALPHA,
+    fail_below: float = FAIL_BELOW,
 ) -> list[Check]:
     """The checks an auditor signs off, from the results computed elsewhere. The randomness
     protocol's checks (beacon authentic, unknown when committed, or operator-chosen
@@ -523,22 +547,27 @@ def fairness_checks(
     if reconciliation is not None:
         checks.append(Check("Published results match", reconciliation.ok, reconciliation.format()))
     if chi is not None:
-        checks.append(
-            Check(
-                "Wins follow entries",
-                chi.pvalue >= alpha,
-                f"{chi.format()}; below {alpha} would mean wins per entry band are unusual",
-            )
-        )
+        checks.append(_statistical("Wins follow entries", chi.format(), chi.pvalue,
+                                   chi.fail_pvalue, alpha, fail_below))
     if ks is not None and ks.n:
-        checks.append(
-            Check(
-                "Winning tickets uniform",
-                ks.pvalue >= alpha,
-                f"{ks.format()}; below {alpha} would mean tickets are not drawn uniformly",
-            )
-        )
+        checks.append(_statistical("Winning tickets uniform", ks.format(), ks.pvalue,
+                                   ks.pvalue, alpha, fail_below))
     return checks
+
+
+def _statistical(name: str, summary: str, pvalue: float, fail_pvalue: float, alpha: float,
+                 fail_below: float) -> Check:
+    """A statistical check: unusual below ``alpha`` (said, not failed), failed below
+    ``fail_below``."""
+    if fail_pvalue < fail_below:
+        return Check(name, False, f"{summary}; p below {fail_below:g}: far beyond what chance "
+                                  "gives a fair draw")
+    if pvalue < alpha:
+        return Check(name, True, f"{summary}; UNUSUAL (p below {alpha:g}, as in about 1 fair "
+                                 f"draw in {round(1 / alpha)}): look at the charts and the "
+                                 f"previous days; it fails below {fail_below:g}")
+    return Check(name, True, f"{summary}; below {alpha:g} would be unusual, below "
+                             f"{fail_below:g} it fails")
 
 
 def _commitment_check(record: DrawRecord) -> Check:

@@ -102,6 +102,39 @@ def test_chi_square_flags_a_rigged_draw() -> None:
     assert audit.chi_square(fair, sim).pvalue > 0.01
 
 
+def test_statistical_checks_call_unusual_draws_unusual_and_fail_only_beyond_chance(
+    drawn,
+) -> None:
+    """p below 0.01 (1 fair draw in 100) is said, not failed; below 1e-6 fails. The
+    chi-square's fitted gamma tail reaches below the Monte Carlo floor 1/(n + 1)."""
+    record, _, _ = drawn
+    entries = np.array([1] * 200 + [20] * 100, dtype=np.int64)
+    cohort = canonical_cohort(
+        pd.DataFrame({"msisdn": [f"+23481{i:08d}" for i in range(300)], "entries": entries})
+    )
+    sim = audit.simulate(cohort.entries, 15, SEED, n=300)
+    rigged = audit.chi_square(
+        audit.wins_by_band(cohort, np.flatnonzero(cohort.entries == 1)[:15], sim), sim)
+    assert rigged.pvalue >= 1 / 301 and rigged.tail < 1e-6
+    fair = audit.chi_square(audit.wins_by_band(cohort, sim.indices[0], sim), sim)
+    assert fair.tail > 0.01
+    grid = (np.arange(200) + 0.5) / 200
+
+    def checks(chi, u):  # noqa: ANN001, ANN202
+        found = audit.fairness_checks(record, chi=chi, ks=audit.ks_uniform(u))
+        return {c.name: c for c in found}
+
+    unusual = checks(fair, grid * 0.86)["Winning tickets uniform"]  # p about 5e-4
+    assert unusual.passed and "UNUSUAL" in unusual.detail and "1 fair draw in 100" in unusual.detail
+    usual = checks(fair, grid)
+    assert all(usual[n].passed and "UNUSUAL" not in usual[n].detail
+               for n in ("Wins follow entries", "Winning tickets uniform"))
+    beyond = checks(rigged, grid / 10)
+    assert not beyond["Wins follow entries"].passed
+    assert not beyond["Winning tickets uniform"].passed
+    assert "far beyond what chance" in beyond["Winning tickets uniform"].detail
+
+
 def test_ks_uniform_has_power() -> None:
     grid = (np.arange(200) + 0.5) / 200
     assert audit.ks_uniform(grid).pvalue > 0.9
