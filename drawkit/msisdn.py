@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from drawkit.errors import InvalidMsisdnError
 
 COUNTRY_CODE = "234"
+E164_LENGTH = 14  # "+234" and a 10-digit national number
 REGION = "NG"
 
 # Separators people type inside numbers: spaces, dashes, dots, slashes, brackets.
@@ -163,6 +164,21 @@ def e164_strings(national: np.ndarray) -> np.ndarray:
 # The same rules as _national_number in RE2 syntax, for pyarrow's vectorised string kernels.
 _SEPARATORS_RE2 = r"[\s\-./()\x{00A0}]"
 _NATIONAL_RE2 = r"^(?:\+234|00234|234)?0?(?P<national>\d{10})$"
+
+
+def e164_nationals(text: pa.Array) -> np.ndarray | None:
+    """The national numbers (int64) when every value of ``text`` is "+234" and 10 ASCII
+    digits, else None: a few vectorised checks (lengths, the prefix, an integer cast that
+    refuses non-digits), for columns that should be E.164 already."""
+    if text.null_count or not pc.all(pc.equal(pc.binary_length(text), E164_LENGTH)).as_py():
+        return None
+    if not pc.all(pc.starts_with(text, "+234")).as_py():
+        return None
+    try:
+        national = np.asarray(pc.utf8_slice_codeunits(text, 4).cast(pa.int64()), dtype=np.int64)
+    except (pa.ArrowInvalid, OverflowError):
+        return None
+    return national if len(national) == 0 or int(national.min()) >= 0 else None
 
 
 def national_numbers(values: pd.Series) -> tuple[np.ndarray, pd.Series]:

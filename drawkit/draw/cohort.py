@@ -15,9 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drawkit.errors import EmptyCohortError, InputError
-from drawkit.msisdn import mask
+from drawkit.msisdn import E164_LENGTH, e164_nationals, mask
 
-E164_LENGTH = 14  # "+234" and a 10-digit national number
 INT64_MAX = (1 << 63) - 1
 _CHUNK = 1 << 20  # lines hashed per Arrow buffer
 _E164_RE2 = r"^\+234[0-9]{10}$"
@@ -85,7 +84,7 @@ def _national_numbers(column: pd.Series) -> np.ndarray:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         text = None
     if text is not None:
-        national = _all_e164(text)
+        national = e164_nationals(text)
         if national is not None:
             return national
         ok = pc.fill_null(pc.match_substring_regex(text, _E164_RE2), False)
@@ -96,20 +95,6 @@ def _national_numbers(column: pd.Series) -> np.ndarray:
         f"participants row {bad}: msisdn {mask(column.iloc[bad])} is not an E.164 Nigerian "
         "number (+234 and 10 digits); normalise numbers with drawkit.msisdn first"
     )
-
-
-def _all_e164(text: pa.Array) -> np.ndarray | None:
-    """The national numbers when every value is "+234" and 10 ASCII digits, else None
-    (cheap checks: lengths, the prefix, and the integer cast that refuses non-digits)."""
-    if text.null_count or not pc.all(pc.equal(pc.binary_length(text), E164_LENGTH)).as_py():
-        return None
-    if not pc.all(pc.starts_with(text, "+234")).as_py():
-        return None
-    try:
-        national = np.asarray(pc.utf8_slice_codeunits(text, 4).cast(pa.int64()), dtype=np.int64)
-    except (pa.ArrowInvalid, OverflowError):
-        return None
-    return national if len(national) == 0 or int(national.min()) >= 0 else None
 
 
 def _looks_e164(value: object) -> bool:

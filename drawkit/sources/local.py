@@ -50,7 +50,7 @@ from drawkit.eligibility import (
     read_blacklist_numbers,
 )
 from drawkit.errors import DrawkitError, InputError
-from drawkit.msisdn import mask, mask_series, normalize, normalize_series
+from drawkit.msisdn import e164_nationals, mask, mask_series, normalize, normalize_series
 from drawkit.sources.base import PublishReport
 from drawkit.sources.local_engine import (
     EngineSettings,
@@ -183,13 +183,8 @@ def _e164_fast(values: pd.Series) -> pd.Series | None:
         text = pa.array(values.array, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    if text.null_count or not pc.all(pc.equal(pc.binary_length(text), 14)).as_py():
-        return None
-    if not pc.all(pc.starts_with(text, "+234")).as_py():
-        return None
-    try:
-        national = np.asarray(pc.utf8_slice_codeunits(text, 4).cast(pa.int64()), dtype=np.int64)
-    except (pa.ArrowInvalid, OverflowError):
+    national = e164_nationals(text)
+    if national is None:
         return None
     lead = national // 1_000_000_000
     if not bool(np.all((lead >= 7) & (lead <= 9))):
