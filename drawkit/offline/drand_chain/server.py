@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 from pyblst import BlstP1Element, BlstP2Element
 
+from drawkit.offline.serving import BackgroundServer
+
 SCHEME_ID = "bls-unchained-g1-rfc9380"
 BEACON_ID = "drawkit-local-test"
 NOTE = "drawkit local test chain — not public randomness"
@@ -94,8 +96,7 @@ class LocalDrandChain:
         self.request_log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: BackgroundServer | None = None
 
     def _use_key(self, secret: int) -> None:
         """Take ``secret`` as the chain's key; derive the public key, group and chain hash."""
@@ -124,30 +125,22 @@ class LocalDrandChain:
 
     def start(self) -> LocalDrandChain:
         """Bind (port 0 = a free port) and serve on a background thread; returns self."""
-        if self._httpd is not None:
+        if self._serving is not None:
             return self
         httpd = _HTTPServer((self.host, self.port), _Handler)
         httpd.chain = self  # type: ignore[attr-defined]
-        self.port = httpd.server_address[1]
         self._stopping.clear()
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, args=(0.05,), name="drawkit-drand-chain", daemon=True
-        )
-        self._thread.start()
+        self._serving = BackgroundServer(httpd, "drawkit-drand-chain")
+        self.port = self._serving.port
         return self
 
     def stop(self) -> None:
         """Stop serving (hanging answers are released) and close the socket."""
-        if self._httpd is None:
+        if self._serving is None:
             return
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
+        self._serving.stop()
+        self._serving = None
 
     def __enter__(self) -> LocalDrandChain:
         return self.start()
@@ -157,8 +150,8 @@ class LocalDrandChain:
 
     def wait_stopped(self, poll: float = 0.5) -> None:
         """Block the calling thread while the server runs (until stop or Ctrl-C)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=poll)
+        if self._serving is not None:
+            self._serving.wait(poll)
 
     @property
     def url(self) -> str:

@@ -17,7 +17,6 @@ import json
 import re
 import secrets
 import socket
-import threading
 import time
 import zlib
 from collections.abc import Iterable
@@ -32,6 +31,7 @@ from drawkit.offline.posthog_emulator.faults import Faults
 from drawkit.offline.posthog_emulator.protocol import ApiError, Request, validation_error
 from drawkit.offline.posthog_emulator.state import EmulatorState
 from drawkit.offline.posthog_emulator.store import Store
+from drawkit.offline.serving import BackgroundServer
 
 ALL_SCOPES = ("*",)
 BODY_LIMIT = 20 * 1024 * 1024  # BATCH_BODY_SIZE; also the cap on a decompressed body
@@ -81,8 +81,7 @@ class EmulatorServer:
             behaviours=_profile(profile, switches),
             faults=faults or Faults(),
         )
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: BackgroundServer | None = None
 
     # ------------------------------------------------------------------ the state
 
@@ -153,29 +152,21 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         """Bind and serve on a background thread; returns self."""
-        if self._httpd is not None:
+        if self._serving is not None:
             return self
         httpd = _HTTPServer((self.host, self.port), _Handler)
         httpd.state = self.state  # type: ignore[attr-defined]
         self.port = httpd.server_address[1]
         self.state.origin = (self.public_url or self.url).rstrip("/")
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, args=(0.05,), name="drawkit-emulator", daemon=True
-        )
-        self._thread.start()
+        self._serving = BackgroundServer(httpd, "drawkit-emulator")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        if self._httpd is None:
+        if self._serving is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
+        self._serving.stop()
+        self._serving = None
 
     def close(self) -> None:
         """Stop serving and drop the store's database; the server is unusable afterwards."""
@@ -186,8 +177,8 @@ class EmulatorServer:
         """Serve on the calling thread until interrupted (the CLI uses this), then close."""
         self.start()
         try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(timeout=0.5)
+            if self._serving is not None:
+                self._serving.wait()
         finally:
             self.close()
 
