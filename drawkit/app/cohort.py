@@ -44,15 +44,23 @@ class FrozenCohort:
 
     draw_id: str
     draw_date: date
-    digest: str  # SHA-256 of the canonical cohort (docs/draw-spec.md, 'Cohort')
     participants: pd.DataFrame
-    total_entries: int
+    canonical: Cohort | None  # the canonical cohort of ``participants`` (None: empty)
     exclusions: dict[str, int]  # participants left out, by rule
     summary: dict[str, Any] | None  # the eligibility summary (None for a participants file)
     source: str
     frozen_at: str
     folder: Path
-    canonical: Cohort | None = None  # the canonical cohort of ``participants`` (None: empty)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical cohort (docs/draw-spec.md, 'Cohort'); "" when empty."""
+        return self.canonical.digest if self.canonical is not None else ""
+
+    @property
+    def total_entries(self) -> int:
+        """The cohort's tickets."""
+        return self.canonical.total_entries if self.canonical is not None else 0
 
     @property
     def files(self) -> dict[str, Path]:
@@ -124,15 +132,13 @@ def load_cohort(job: DrawJob) -> FrozenCohort:
     return FrozenCohort(
         draw_id=job.id,
         draw_date=job.draw_date,
-        digest=digest,
         participants=participants,
-        total_entries=int(meta.get("total_entries") or 0),
+        canonical=canonical,
         exclusions={str(k): int(v) for k, v in (meta.get("participants_excluded") or {}).items()},
         summary=meta.get("summary"),
         source=str(meta.get("source_detail") or meta.get("source") or ""),
         frozen_at=str(meta.get("frozen_at") or ""),
         folder=folder,
-        canonical=canonical,
     )
 
 
