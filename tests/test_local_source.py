@@ -351,3 +351,43 @@ def test_file_engine_equals_the_in_memory_rules(files: dict[str, Path]) -> None:
     pd.testing.assert_frame_equal(memory.participants, streamed.participants)
     assert memory.summary.to_dict() == streamed.summary.to_dict()
     assert list(memory.rejected["reason"]) == list(streamed.rejected["reason"])
+
+
+def _many_rows(rows: int) -> pd.DataFrame:
+    """Recharges over many DuckDB chunks: repeated ids far apart (the first occurrence
+    sometimes invalid), scattered rejected rows and recurring subscribers."""
+    rng = np.random.default_rng(15)
+    ids = np.array([f"t{i}" for i in range(rows)], dtype=object)
+    later = rng.choice(np.arange(rows // 2, rows), 2_000, replace=False)
+    ids[later] = ids[rng.integers(0, rows // 4, 2_000)]  # repeats of early ids
+    numbers = np.array([f"0803{n:07d}" for n in rng.integers(0, 20_000, rows)], dtype=object)
+    numbers[rng.integers(0, rows, 500)] = "12345"  # not a Nigerian mobile
+    amounts = rng.integers(50, 2_000, rows).astype(str).astype(object)
+    amounts[rng.integers(0, rows // 4, 500)] = "abc"  # bad amounts, some on first ids
+    hours = rng.integers(0, 48, rows)
+    stamps = [f"2026-11-{25 + h // 24:02d}T{h % 24:02d}:00:00Z" for h in hours]
+    return pd.DataFrame(
+        {"transaction_id": ids, "msisdn": numbers, "amount_ngn": amounts,
+         "timestamp": stamps, "channel": "app"}
+    )
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_file_engine_keeps_input_order_across_many_chunks(tmp_path: Path, suffix: str) -> None:
+    from drawkit.eligibility import apply_rules
+    from drawkit.sources.local_engine import EngineSettings
+
+    frame = _many_rows(300_000)
+    path = tmp_path / f"recharges.{suffix}"
+    if suffix == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False, row_group_size=20_000)
+    memory = apply_rules(read_recharges(path), LocalDataSource(frame).config, DRAW)
+    source = LocalDataSource(path, engine=EngineSettings(threads=2))
+    streamed = source.get_eligible_participants(DRAW)
+    assert memory.summary.to_dict() == streamed.summary.to_dict()
+    assert memory.summary.to_dict()["rows_excluded"]["duplicate_transaction"] > 1_000
+    pd.testing.assert_frame_equal(memory.participants, streamed.participants)
+    assert list(memory.rejected["transaction_id"]) == list(streamed.rejected["transaction_id"])
+    assert list(memory.rejected["reason"]) == list(streamed.rejected["reason"])

@@ -2,17 +2,18 @@
 Parquet file of any size, out of core (DuckDB spills to a private temporary folder past
 its memory limit). What reaches Python is bounded by subscribers, not rows.
 
-1. One scan: the distinct number spellings, amounts and timestamps, and the transaction
-   ids whose 64-bit hash repeats (a superset of the real duplicates, resolved exactly
-   in step 4). Each distinct value is then evaluated once by the value grammar of
+1. Two scans: the transaction ids whose 64-bit hash repeats (a superset of the real
+   duplicates, resolved exactly in step 4), then the distinct number spellings, amounts
+   and timestamps. Each distinct value is evaluated once by the value grammar of
    :mod:`drawkit.eligibility` (the same SQL as the in-memory path); spellings by
    :func:`drawkit.msisdn.national_sql`, and the rest by
    :func:`drawkit.msisdn.national_numbers` for the exact answer and reason.
-2. One scan: every row through the rules (status: rejected reason, inside or outside the
-   window), grouped by spelling; rows that need a look of their own (rejected, or their
-   id hash repeats) keep a group each. The spelling groups are summed per subscriber.
-3. One scan: the rejected rows, in input order, to a sink (rejected.csv) or collected;
-   the trimmed ids of the repeated-hash rows.
+2. One scan: every row through :class:`RowRules` (status: rejected reason, inside or
+   outside the window), into a narrow aggregate (counts and the points mode's sums) per
+   spelling; rows that need a look of their own (rejected, or their id hash repeats)
+   keep a group each. The spelling groups are summed per subscriber.
+3. One scan: those rows again through the same :class:`RowRules`; the rejected ones, in
+   input order, to a sink (rejected.csv) or collected; the others kept as candidates.
 4. In Python: the first valid occurrence of each id keeps it (input order), later ones
    are ``duplicate_transaction``; then the blacklist, points and entries.
 
@@ -30,6 +31,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -136,7 +138,10 @@ def connect(
     settings: EngineSettings, spill: Path, limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the engine's limits, spilling into ``spill``."""
-    config = {"temp_directory": str(spill), "preserve_insertion_order": True}
+    # Nothing relies on DuckDB's output order without an ORDER BY; the input position
+    # (row_number() OVER () on a CSV) is computed by an operator that keeps file order
+    # whatever this setting says. Not preserving order lets tables be built in parallel.
+    config = {"temp_directory": str(spill), "preserve_insertion_order": False}
     if settings.threads:
         config["threads"] = settings.threads
     if limit or (settings.memory_limit and settings.memory_limit != "auto"):
@@ -289,9 +294,12 @@ def quoted(name: str) -> str:
 # ------------------------------------------------------------------------------ row SQL
 
 
-def _raw_sql(source: Source, config: PromotionConfig) -> tuple[str, bool]:
+def _raw_sql(
+    source: Source, config: PromotionConfig, originals: bool = False
+) -> tuple[str, bool]:
     """Per input row: rn, tx (trimmed), m, a (amount text, untrimmed), t (timestamp text,
-    untrimmed) or t_us (typed timestamps); and whether the time is typed."""
+    untrimmed) or t_us and t_null (typed timestamps), and with ``originals`` every input
+    column as text (``o_0``, ``o_1``...); and whether the time is typed."""
     names = {c.strip(): c for c in source.columns}
     col = {k: quoted(names[k]) for k in RECHARGE_COLUMNS}
     types = {k: source.types[k].upper() for k in RECHARGE_COLUMNS}
@@ -305,19 +313,58 @@ def _raw_sql(source: Source, config: PromotionConfig) -> tuple[str, bool]:
         t = f"{us} AS t_us, {stamp} IS NULL AS t_null"
     else:
         t = f"CAST({stamp} AS VARCHAR) AS t"
+    texts = "".join(
+        f", CAST({quoted(c)} AS VARCHAR) AS o_{i}" for i, c in enumerate(source.columns)
+    ) if originals else ""
     select = (
         f"SELECT {source.row_number} AS rn, {sql_text(col['transaction_id'])} AS tx, "
-        f"CAST({col['msisdn']} AS VARCHAR) AS m, {a} AS a, {t} FROM {source.sql}"
+        f"CAST({col['msisdn']} AS VARCHAR) AS m, {a} AS a, {t}{texts} FROM {source.sql}"
     )
     return select, typed  # noqa: S608 - built from constants and quoted names
 
 
-def originals_sql(source: Source) -> str:
-    """rn and every input column as text (``o_0``, ``o_1``...)."""
-    originals = ", ".join(
-        f"CAST({quoted(c)} AS VARCHAR) AS o_{i}" for i, c in enumerate(source.columns)
-    )
-    return f"SELECT {source.row_number} AS rn, {originals} FROM {source.sql}"  # noqa: S608
+@dataclass(frozen=True)
+class RowRules:
+    """The per-row rules as SQL over the lookups (amounts, times, cand), for a recharge
+    file whose time column is typed or text, and a window in UTC microseconds."""
+
+    typed: bool
+    start: int
+    cutoff: int
+
+    def over(self, relation: str) -> str:
+        """``relation``'s columns plus kobo, tu (UTC microseconds), is_cand (the id's hash
+        repeats) and status: 1-7 a rejection in the rules' order, 0 inside the window,
+        OUTSIDE after or before it. ``relation`` has rn, tx, m, a and t (or t_us, t_null)."""
+        if self.typed:
+            times = "r.t_us AS tu, CASE WHEN r.t_null THEN 1 WHEN r.t_us IS NULL THEN 2 ELSE 0 END"
+            time_join = ""
+        else:  # no match in times: a missing time
+            times = f"ti.t_us AS tu, coalesce(ti.t_st, {TIME_MISSING})"
+            time_join = "LEFT JOIN times ti ON r.t = ti.t"
+        return f"""
+            SELECT r.*, am.kobo,
+                   r.tx IS NOT NULL AND hash(r.tx) IN (SELECT h FROM cand) AS is_cand,
+                   CASE WHEN r.tx IS NULL THEN 1
+                        WHEN coalesce(am.a_st, {A_MISSING}) <> 0
+                             THEN 1 + coalesce(am.a_st, {A_MISSING})
+                        WHEN r.t_st <> 0 THEN 5 + r.t_st
+                        WHEN r.tu >= {self.start} AND r.tu < {self.cutoff} THEN 0
+                        ELSE {OUTSIDE} END AS status
+            FROM (SELECT r.*, {times} AS t_st FROM {relation} r {time_join}) r
+            LEFT JOIN amounts am ON r.a = am.a
+        """  # noqa: S608 - built from constants
+
+
+def sum_columns(config: PromotionConfig) -> dict[str, str]:
+    """The per-spelling sums the points mode needs (rows inside the window): name -> SQL."""
+    unit = config.naira_per_point * 100
+    if config.points_mode == "summed":
+        return {"kobo_in": "coalesce(sum(kobo) FILTER (status = 0), 0)"}
+    return {
+        "pts_in": f"coalesce(sum(kobo // {unit}) FILTER (status = 0), 0)",
+        "zero_in": f"count(*) FILTER (status = 0 AND kobo < {unit})",
+    }
 
 
 # ------------------------------------------------------------------------------ engine
@@ -345,17 +392,26 @@ def eligibility_from_file(
         con = connect(settings, Path(spill), settings.limit_for(Path(recharges)))
         try:
             source = open_source(con, Path(recharges), "recharges", RECHARGE_COLUMNS)
-            parts = _run(con, source, config, draw_date, rejected_sink)
+            people, rows_in, looked = _run(con, source, config, draw_date, rejected_sink)
         except duckdb.Error as exc:
             raise file_error(exc, "recharges", Path(recharges)) from None
         finally:
             con.close()  # DuckDB's buffers go before Python builds the participants
-    result = _finish(*parts, listed, config, draw_date, config.naira_per_point * 100)
+    result = _finish(people, rows_in, looked, listed, config, draw_date)
     logger.debug("engine duplicates, blacklist, points done")
     return result
 
 
 INVALID_NUMBER = 9  # row status: a number that is not a Nigerian mobile (after code 1)
+
+
+@dataclass(frozen=True)
+class LookedAt:
+    """What pass 3 found among the rows that need a look of their own."""
+
+    counts: dict[str, int]  # rejected rows by reason
+    candidates: pd.DataFrame  # valid rows whose id hash repeats (rn, national, status, kobo...)
+    rejected: pd.DataFrame | None  # the rejected rows, when no sink took them
 
 
 def _run(
@@ -364,9 +420,8 @@ def _run(
     config: PromotionConfig,
     draw_date: date,
     sink: RejectedSink | None,
-) -> tuple[pa.Table, int, pd.DataFrame, dict[str, object]]:
-    """Passes 1-3 in DuckDB: subscriber totals, rows read, picked rows, their texts."""
-    unit = config.naira_per_point * 100
+) -> tuple[pa.Table, int, LookedAt]:
+    """Passes 1-3 in DuckDB: subscriber totals, rows read, the rows looked at one by one."""
     trace = _Trace()
     raw, typed = _raw_sql(source, config)
     con.execute(f"CREATE TEMP VIEW raw AS {raw}")
@@ -390,77 +445,70 @@ def _run(
     _lookups(con, config, typed)
     trace("lookups")
     # Pass 2: every row through the rules; rows that need a look of their own (rejected,
-    # or their id hash repeats) keep their own group, the rest add up per subscriber.
+    # or their id hash repeats) keep their own group, the rest add up per spelling. The
+    # aggregate is kept narrow (counts and the points mode's sums) so that it stays in
+    # memory; pass 3 evaluates the picked rows again.
     window = draw_window(config, draw_date)
     start = microseconds(window.start) if window.start is not None else -(2**62)
-    cutoff = microseconds(window.cutoff)
-    times = (
-        "r.t_us, CASE WHEN r.t_null THEN 1 WHEN r.t_us IS NULL THEN 2 ELSE 0 END AS t_st"
-        if typed else f"ti.t_us, coalesce(ti.t_st, {TIME_MISSING}) AS t_st"
-    )
-    time_join = "" if typed else "LEFT JOIN times ti ON r.t = ti.t"  # NULL: no match = missing
-    con.execute(f"""
-        CREATE TEMP TABLE grouped AS
-        SELECT m, pick, count(*) AS n,
-            count(*) FILTER (status = 0) AS n_in,
-            count(*) FILTER (status = {OUTSIDE}) AS n_out,
-            coalesce(sum(kobo) FILTER (status = 0), 0) AS kobo_in,
-            coalesce(sum(kobo // {unit}) FILTER (status = 0), 0) AS pts_in,
-            count(*) FILTER (status = 0 AND kobo < {unit}) AS zero_in,
-            any_value(status) AS status, any_value(kobo) AS kobo, any_value(t_us) AS t_us,
-            bool_or(is_cand) AS cand
-        FROM (
-            SELECT *, CASE WHEN is_cand OR status BETWEEN 1 AND 7 THEN rn END AS pick
+    rules = RowRules(typed, start, microseconds(window.cutoff))
+    sums = sum_columns(config)
+    with _build_on_lookups(con):
+        con.execute(f"""
+            CREATE TEMP TABLE grouped AS
+            SELECT m, pick, count(*) FILTER (status = 0) AS n_in,
+                   count(*) FILTER (status = {OUTSIDE}) AS n_out,
+                   {", ".join(f"{sql} AS {name}" for name, sql in sums.items())}
             FROM (
-                SELECT rn, r.m, am.kobo, t_us,
-                       r.tx IS NOT NULL AND hash(r.tx) IN (SELECT h FROM cand) AS is_cand,
-                       CASE WHEN r.tx IS NULL THEN 1
-                            WHEN coalesce(am.a_st, {A_MISSING}) <> 0
-                                 THEN 1 + coalesce(am.a_st, {A_MISSING})
-                            WHEN t_st <> 0 THEN 5 + t_st
-                            WHEN t_us >= {start} AND t_us < {cutoff} THEN 0
-                            ELSE {OUTSIDE} END AS status
-                FROM (SELECT r.*, {times} FROM raw r {time_join}) r
-                LEFT JOIN amounts am ON r.a = am.a
+                SELECT m, kobo, status,
+                       CASE WHEN is_cand OR status BETWEEN 1 AND 7 THEN rn END AS pick
+                FROM ({rules.over("raw")})
             )
-        )
-        GROUP BY m, pick
-    """)  # noqa: S608
+            GROUP BY m, pick
+        """)  # noqa: S608
     trace("pass 2: the rules per row, grouped by spelling")
     # Spellings to subscribers, on the aggregate (one row per spelling, not per row).
     con.execute(
         "CREATE TEMP TABLE invalid_m AS SELECT m, coalesce(why, 'missing phone number') AS why "
         "FROM spelled WHERE national IS NULL AND m IS NOT NULL"
     )
-    people = arrow_table(con.sql("""
-        SELECT s.national, sum(n_in) AS n_in, sum(kobo_in) AS kobo_in, sum(pts_in) AS pts_in,
-               sum(zero_in) AS zero_in, sum(n_out) AS n_out
+    totals = ", ".join(f"sum({name}) AS {name}" for name in ("n_in", "n_out", *sums))
+    people = arrow_table(con.sql(f"""
+        SELECT s.national, {totals}
         FROM grouped g JOIN spelled s ON g.m = s.m
         WHERE g.pick IS NULL AND s.national IS NOT NULL
         GROUP BY s.national ORDER BY s.national
-    """))
-    picked = arrow_table(con.sql(f"""
-        SELECT pick AS rn, s.national,
-               CASE WHEN status <> 1 AND s.national IS NULL THEN {INVALID_NUMBER} ELSE status END
-                   AS status,
-               kobo, t_us, coalesce(s.why, 'missing phone number') AS why, g.m, cand
-        FROM grouped g LEFT JOIN spelled s ON g.m = s.m
-        WHERE pick IS NOT NULL ORDER BY pick
-    """)).to_pandas()
-    invalid_rows = con.execute("""
-        SELECT coalesce(s.why, 'missing phone number'), sum(n)
-        FROM grouped g LEFT JOIN spelled s ON g.m = s.m
-        WHERE g.pick IS NULL AND s.national IS NULL GROUP BY 1
-    """).fetchall()
-    (rows_in,) = con.execute("SELECT coalesce(sum(n), 0) FROM grouped").fetchall()[0]
+    """))  # noqa: S608
+    picked = arrow_table(con.sql(
+        "SELECT g.pick AS rn, s.national FROM grouped g LEFT JOIN spelled s ON g.m = s.m "
+        "WHERE g.pick IS NOT NULL"
+    ))
+    (rows_in,) = con.execute(
+        "SELECT coalesce(sum(CASE WHEN pick IS NULL THEN n_in + n_out ELSE 1 END), 0) "
+        "FROM grouped"
+    ).fetchall()[0]
     if rows_in == 0:
         check_empty_read(con, source)
-    con.register("picked_rn", pa.table({"rn": pa.array(picked["rn"], pa.int64())}))
-    trace(f"subscribers ({people.num_rows:,}) and picked rows ({len(picked):,})")
-    texts = _picked_texts(con, source, picked, sink)
-    texts["invalid_rows"] = {f"{INVALID_MSISDN}: {why}": int(n) for why, n in invalid_rows}
+    con.execute("DROP TABLE grouped")
+    con.register("picked_rn", picked.select(["rn"]))
+    trace(f"subscribers ({people.num_rows:,}) and picked rows ({picked.num_rows:,})")
+    looked = _look_at(con, source, config, rules, picked, sink)
     trace("pass 3: rejected rows written, candidate ids read")
-    return people, int(rows_in), picked, texts
+    return people, int(rows_in), looked
+
+
+@contextmanager
+def _build_on_lookups(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """While pass 2 runs, hash joins build on the lookups, never on the recharge rows:
+    DuckDB's build-side optimizer can misjudge a file's size and build a table of every
+    row (spilling it to disk), where the lookups are bounded by distinct values."""
+    try:
+        con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    except duckdb.Error:  # a DuckDB without that optimizer: nothing to turn off
+        pass
+    try:
+        yield
+    finally:
+        con.execute("RESET disabled_optimizers")
 
 
 def repeated_hashes(relation: duckdb.DuckDBPyRelation) -> np.ndarray:
@@ -528,54 +576,60 @@ def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: boo
             f"t_raw, {sql_text('t_raw')} AS t0", timestamp_layers("t0", config.timezone),
         )
         con.execute(f"CREATE TEMP TABLE times AS SELECT t_raw AS t, t_us, t_st FROM ({times})")
+    con.execute("DROP TABLE spell")  # the distinct values go: pass 2 needs the memory
+    con.execute("DROP TABLE dist")
 
 
-def _picked_texts(
-    con: duckdb.DuckDBPyConnection, source: Source, picked: pd.DataFrame,
-    sink: RejectedSink | None,
-) -> dict[str, object]:
-    """Pass 3: the original columns of the picked rows, in input order. Rejected rows go
-    to ``sink`` (or are collected); candidates get their trimmed transaction id."""
+def _look_at(
+    con: duckdb.DuckDBPyConnection, source: Source, config: PromotionConfig, rules: RowRules,
+    picked: pa.Table, sink: RejectedSink | None,
+) -> LookedAt:
+    """Pass 3: the rows picked by pass 2 and those whose number is not a Nigerian mobile,
+    in input order, through the same rules. Rejected rows (input columns as text plus
+    ``reason``) go to ``sink`` (or are collected) and are counted by reason; the valid
+    rows whose id hash repeats are kept, with their trimmed id, for duplicate resolution."""
     names = [c.strip() for c in source.columns]
     renames = {f"o_{i}": name for i, name in enumerate(names)}
-    tx = sql_text(f"o.o_{source.columns.index(_column(source, 'transaction_id'))}")
-    m = f"o.o_{source.columns.index(_column(source, 'msisdn'))}"
+    raw, _ = _raw_sql(source, config, originals=True)
+    rows = f"""(
+        SELECT r.*, i.why AS bad_why FROM ({raw}) r LEFT JOIN invalid_m i ON r.m = i.m
+        WHERE r.rn IN (SELECT rn FROM picked_rn) OR i.m IS NOT NULL OR r.m IS NULL
+    )"""  # noqa: S608
     scan = f"""
-        SELECT o.*, {tx} AS tx, i.why AS bad_why, o.rn IN (SELECT rn FROM picked_rn) AS picked
-        FROM ({originals_sql(source)}) o LEFT JOIN invalid_m i ON {m} = i.m
-        WHERE o.rn IN (SELECT rn FROM picked_rn) OR i.m IS NOT NULL OR {m} IS NULL
-        ORDER BY o.rn
+        SELECT {", ".join(renames)}, rn, tx, kobo, tu AS t_us, is_cand, status,
+               m IS NULL OR bad_why IS NOT NULL AS bad,
+               coalesce(bad_why, 'missing phone number') AS why
+        FROM ({rules.over(rows)}) ORDER BY rn
     """  # noqa: S608
-    info = picked.set_index("rn")
     labels = np.array(STATUS_LABELS, dtype=object)
+    counts: dict[str, int] = {}
     collected: list[pd.DataFrame] = []
-    tx_of: dict[int, str] = {}
+    kept: list[pa.RecordBatch] = []
     for batch in _batches(con.sql(scan)):
-        frame = batch.to_pandas(types_mapper={pa.string(): STRING}.get)
-        mine = frame["picked"].to_numpy(bool)
-        rn = frame["rn"].to_numpy()
-        status = np.full(len(frame), INVALID_NUMBER, dtype=np.int64)
-        why = frame["bad_why"].astype(object).fillna("missing phone number").to_numpy()
-        cand = np.zeros(len(frame), dtype=bool)
-        if mine.any():
-            here = info.loc[rn[mine]]
-            status[mine] = here["status"].to_numpy()
-            why[mine] = here["why"].fillna("missing phone number").to_numpy()
-            cand[mine] = here["cand"].to_numpy(bool)
+        status = np.asarray(batch.column("status"), dtype=np.int64)
+        bad = np.asarray(batch.column("bad"), dtype=bool)
+        status = np.where(bad & (status != 1), INVALID_NUMBER, status)
         rejected = ((status >= 1) & (status <= 7)) | (status == INVALID_NUMBER)
         if rejected.any():
-            part = frame.loc[rejected, list(renames)].rename(columns=renames)
-            invalid = INVALID_MSISDN + ": " + why.astype(str)
-            reason = np.where(status == INVALID_NUMBER, invalid, labels[np.clip(status, 0, 7)])
-            part["reason"] = reason[rejected]
-            part = part.reset_index(drop=True)
+            lost = batch.filter(pa.array(rejected))
+            why = np.asarray(lost.column("why").to_pylist(), dtype=object)
+            here = status[rejected]
+            reason = np.where(
+                here == INVALID_NUMBER, INVALID_MSISDN + ": " + why, labels[np.clip(here, 0, 7)]
+            )
+            for text, n in zip(*np.unique(reason.astype(str), return_counts=True), strict=True):
+                counts[str(text)] = counts.get(str(text), 0) + int(n)
+            part = lost.select(list(renames)).to_pandas(types_mapper={pa.string(): STRING}.get)
+            part = part.rename(columns=renames)
+            part["reason"] = reason
             if sink is not None:
                 sink(part)
             else:
                 collected.append(part)
-        keep = cand & ~rejected
+        keep = np.asarray(batch.column("is_cand"), dtype=bool) & ~rejected
         if keep.any():
-            tx_of.update(zip(rn[keep].tolist(), frame["tx"][keep], strict=True))
+            valid = batch.filter(pa.array(keep)).select(["rn", "kobo", "t_us", "tx"])
+            kept.append(valid.append_column("status", pa.array(status[keep], pa.int64())))
     rejected_frame = None
     if sink is None:
         rejected_frame = (
@@ -583,7 +637,19 @@ def _picked_texts(
             if collected
             else pd.DataFrame({c: pd.Series(dtype=STRING) for c in [*names, "reason"]})
         )
-    return {"rejected": rejected_frame, "tx": tx_of}
+    return LookedAt(counts, _candidates(kept, picked), rejected_frame)
+
+
+def _candidates(kept: list[pa.RecordBatch], picked: pa.Table) -> pd.DataFrame:
+    """The kept rows (in input order) with their subscriber's national number."""
+    schema = pa.schema([("rn", pa.int64()), ("kobo", pa.int64()), ("t_us", pa.int64()),
+                        ("tx", pa.string()), ("status", pa.int64())])
+    table = pa.Table.from_batches([b.cast(schema) for b in kept], schema)
+    frame = table.to_pandas()
+    frame["tx"] = frame["tx"].astype(object)
+    national = picked.to_pandas().set_index("rn")["national"]
+    frame["national"] = national.loc[frame["rn"]].to_numpy().astype(np.int64)
+    return frame
 
 
 def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
@@ -595,40 +661,29 @@ def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
 def _finish(
     people: pa.Table,
     rows_in: int,
-    picked: pd.DataFrame,
-    texts: dict[str, object],
+    looked: LookedAt,
     listed: BlacklistNumbers,
     config: PromotionConfig,
     draw_date: date,
-    unit: int,
 ) -> EligibilityResult:
-    """Resolve duplicates among the picked rows, then blacklist, points and the summary
-    (as :func:`drawkit.eligibility.apply_rules`)."""
-    status = picked["status"].to_numpy()
-    labels = np.array(STATUS_LABELS, dtype=object)
-    why = INVALID_MSISDN + ": " + picked["why"].fillna("missing phone number")
-    reasons = pd.Series(np.where(status == INVALID_NUMBER, why, labels[np.clip(status, 0, 7)]))
-    rejected_mask = ((status >= 1) & (status <= 7)) | (status == INVALID_NUMBER)
-    counted = reasons[rejected_mask].value_counts().astype(int).to_dict()
-    for reason, n in texts["invalid_rows"].items():
-        counted[reason] = counted.get(reason, 0) + n
-    rejected_counts = dict(sorted(counted.items()))
-    valid = picked[~rejected_mask].copy()
-    valid["tx"] = valid["rn"].map(texts["tx"])
-    later = valid["tx"].duplicated(keep="first").to_numpy()  # picked rows are in input order
+    """Resolve duplicates among the candidate rows, then blacklist, points and the
+    summary (as :func:`drawkit.eligibility.apply_rules`)."""
+    unit = config.naira_per_point * 100
+    valid = looked.candidates
+    later = valid["tx"].duplicated(keep="first").to_numpy()  # candidates are in input order
     first = valid[~later]
     conflicts = _conflicts(valid, later)
     # first occurrences count like any row: add them to their subscriber's totals
     kobo = first["kobo"].to_numpy(np.int64)
     inside = first["status"].to_numpy() == 0
-    columns = ("n_in", "kobo_in", "pts_in", "zero_in", "n_out")
     extra = {
         "n_in": inside.astype(np.int64),
+        "n_out": (~inside).astype(np.int64),
         "kobo_in": np.where(inside, kobo, 0),
         "pts_in": np.where(inside, kobo // unit, 0),
         "zero_in": (inside & (kobo < unit)).astype(np.int64),
-        "n_out": (~inside).astype(np.int64),
     }
+    columns = people.column_names[1:]
     base = np.asarray(people["national"], dtype=np.int64)
     national, where = np.unique(
         np.concatenate([base, first["national"].to_numpy(np.int64)]), return_inverse=True
@@ -658,7 +713,7 @@ def _finish(
         rows_in=rows_in,
         rows_counted=int(live.sum()) - under_rows,
         rows_excluded=dict(zip(RULES, counts, strict=True)),
-        rows_rejected=rejected_counts,
+        rows_rejected=dict(sorted(looked.counts.items())),
         participants=len(participants),
         total_points=int(participants["points"].sum()),
         total_entries=int(participants["entries"].sum()),
@@ -675,7 +730,7 @@ def _finish(
     )
     assert summary.accounted, "eligibility lost rows"  # an invariant, not an input check
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in [*RECHARGE_COLUMNS, "rule"]})
-    rejected = texts["rejected"]
+    rejected = looked.rejected
     if rejected is None:
         rejected = pd.DataFrame({c: pd.Series(dtype=object) for c in [*RECHARGE_COLUMNS, "reason"]})
     return EligibilityResult(participants, rejected, empty, summary)
