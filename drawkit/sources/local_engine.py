@@ -217,7 +217,7 @@ def check_empty_read(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     """When a CSV with more than a header gave no row, read it again single-threaded so
     that DuckDB reports the real problem (its parallel reader can return nothing for a
     file made of one huge line)."""
-    if not source.sql.startswith("read_csv("):
+    if source.row_number is not None:  # not a CSV
         return
     with source.path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
@@ -303,11 +303,6 @@ def file_error(exc: duckdb.Error, what: str, path: Path) -> InputError:
             f"({first_error_line(exc)}): raise the engine's memory limit or free disk space"
         )
     return InputError(f"cannot read {what} file {path}: {first_error_line(exc)}")
-
-
-def _column(source: Source, name: str) -> str:
-    """The file's spelling of a required column (headers are matched trimmed)."""
-    return next(c for c in source.columns if c.strip() == name)
 
 
 def quoted(name: str) -> str:
