@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import stats
 
 from drawkit.contract import (
@@ -44,7 +45,7 @@ from drawkit.draw import (
 from drawkit.draw.rng import drbg_for_seed
 from drawkit.draw.verify import protocol_findings
 from drawkit.errors import InputError
-from drawkit.msisdn import mask
+from drawkit.msisdn import e164_nationals, mask
 
 SIMULATION_TAG = b"drawkit-audit/1"
 """Domain tag hashed into every simulation seed, so simulations never reuse a draw seed."""
@@ -168,8 +169,11 @@ def simulate_record(
 
 def observed_indices(record: DrawRecord, cohort: Cohort) -> np.ndarray:
     """Canonical indices of the record's picks (winners and reserves), in draw order."""
-    positions = np.searchsorted(cohort.msisdns, [w.msisdn for w in record.winners])
-    return positions.astype(np.int64)
+    wanted = e164_nationals(pa.array([w.msisdn for w in record.winners], pa.string()))
+    if wanted is None:
+        raise InputError("the record's winners are masked or not E.164: the audit needs the "
+                         "private record")
+    return np.searchsorted(cohort.national, wanted).astype(np.int64)
 
 
 # ------------------------------------------------------------------ expected vs observed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,13 +27,25 @@ _E164_RE2 = r"^\+234[0-9]{10}$"
 class Cohort:
     """Participants in canonical order with their entries and the cohort digest."""
 
-    msisdns: np.ndarray  # str, sorted ascending
-    entries: np.ndarray  # int64, aligned with msisdns
+    national: np.ndarray  # int64, the 10 digits after +234, sorted ascending
+    entries: np.ndarray  # int64, aligned with national
     digest: str  # hex SHA-256 of the canonical list
     total_entries: int
 
     def __len__(self) -> int:
-        return len(self.msisdns)
+        return len(self.national)
+
+    @cached_property
+    def msisdns(self) -> np.ndarray:
+        """The E.164 numbers (str), sorted ascending: built on first use (a draw needs
+        only its winners' numbers, :meth:`msisdn`)."""
+        digits = pc.utf8_lpad(pa.array(self.national).cast(pa.string()), 10, "0")
+        e164 = pc.binary_join_element_wise("+234", digits, "")
+        return np.asarray(e164.to_numpy(zero_copy_only=False), dtype=object)
+
+    def msisdn(self, index: int) -> str:
+        """The E.164 number at canonical position ``index``."""
+        return f"+234{int(self.national[index]):010d}"
 
     def to_frame(self) -> pd.DataFrame:
         """The cohort as a DataFrame (msisdn, entries) in canonical order."""
@@ -55,14 +68,13 @@ def canonical_cohort(participants: pd.DataFrame) -> Cohort:
         raise EmptyCohortError("the cohort is empty: no eligible participant to draw from")
     column = participants["msisdn"]
     national = _national_numbers(column)
-    msisdns = column.to_numpy(dtype=object)
-    entries = _entries_array(participants["entries"], msisdns)
+    entries = _entries_array(participants["entries"], column)
     if len(national) > 1 and not bool(np.all(national[1:] > national[:-1])):
         order = np.argsort(national, kind="stable")  # fixed width: sorts like the strings
-        national, msisdns, entries = national[order], msisdns[order], entries[order]
+        national, entries = national[order], entries[order]
         _reject_duplicates(national)
     total = _exact_total(entries)
-    return Cohort(msisdns, entries, _digest_national(national, entries), total)
+    return Cohort(national, entries, _digest_national(national, entries), total)
 
 
 def cohort_digest(participants: pd.DataFrame) -> str:
@@ -107,7 +119,7 @@ def _looks_e164(value: object) -> bool:
     )
 
 
-def _entries_array(column: pd.Series, msisdns: np.ndarray) -> np.ndarray:
+def _entries_array(column: pd.Series, msisdns: pd.Series) -> np.ndarray:
     """Entries as int64; an error names the first missing, fractional or non-positive one."""
     if column.dtype == np.int64:
         entries = column.to_numpy()
@@ -120,15 +132,15 @@ def _entries_array(column: pd.Series, msisdns: np.ndarray) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(
-                f"participants row {i} ({mask(msisdns[i])}): entries {column.iloc[i]!r} is not "
-                "a whole number"
+                f"participants row {i} ({mask(msisdns.iloc[i])}): entries {column.iloc[i]!r} "
+                "is not a whole number"
             )
         entries = values.to_numpy(dtype=np.int64)
     non_positive = entries <= 0
     if non_positive.any():
         i = int(np.flatnonzero(non_positive)[0])
         raise InputError(
-            f"participants row {i} ({mask(msisdns[i])}): entries must be at least 1, got "
+            f"participants row {i} ({mask(msisdns.iloc[i])}): entries must be at least 1, got "
             f"{int(entries[i])}"
         )
     return entries

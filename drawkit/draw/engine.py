@@ -373,7 +373,7 @@ def draw_winners(
             role=role,  # type: ignore[arg-type]
             position=position,
             draw_order=order + 1,
-            msisdn=str(cohort.msisdns[pick.index]),
+            msisdn=cohort.msisdn(pick.index),
             entries=int(cohort.entries[pick.index]),
             ticket=pick.ticket,
             total_tickets_at_pick=pick.total_tickets,
