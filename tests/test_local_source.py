@@ -145,6 +145,17 @@ def test_write_participants_private_and_masked(files: dict[str, Path]) -> None:
     assert "invalid_msisdn" in rejected and "12345" not in rejected
 
 
+@pytest.mark.parametrize("people", [0, 1, 3000])
+def test_participants_csv_bytes_are_pandas_to_csv(tmp_path: Path, people: int) -> None:
+    from drawkit.eligibility import participant_frame
+
+    national = np.arange(people, dtype=np.int64) * 7919 + 7_000_000_000
+    frame = participant_frame(national, national % 97 + 1, 50)
+    paths = write_participants(frame, pd.DataFrame(columns=["reason"]), tmp_path)
+    expected = frame.to_csv(index=False, lineterminator="\n").encode()
+    assert paths["participants"].read_bytes() == expected
+
+
 def outcome(draw_id: str = "draw-2026-11-27") -> DrawOutcome:
     winners = (
         PublishedWinner("+2348031234567", "Grand prize", 100000, "winner", 1, 1, 5, 42),

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from drawkit.config import PromotionConfig
@@ -250,11 +251,21 @@ def write_participants(
     check_participants(participants)
     out = private_dir(out_dir)
     participants_path = write_private(
-        out / "participants.csv",
-        lambda handle: participants.to_csv(handle, index=False, lineterminator="\n"),
+        out / "participants.csv", lambda handle: write_participant_rows(handle, participants)
     )
     rejected_path = write_private(out / "rejected.csv", lambda h: write_rejected_rows(h, rejected))
     return {"participants": participants_path, "rejected": rejected_path}
+
+
+def write_participant_rows(handle: IO[str], participants: pd.DataFrame) -> None:
+    """participants.csv text for a frame that meets the contract (checked by the caller):
+    Arrow's CSV writer, nothing quoted (E.164 numbers and integers need no quotes) — the
+    bytes of pandas' ``to_csv``, several times faster."""
+    table = pa.Table.from_pandas(participants, preserve_index=False)
+    handle.write(",".join(table.column_names) + "\n")
+    handle.flush()
+    options = pacsv.WriteOptions(include_header=False, batch_size=1 << 16, quoting_style="none")
+    pacsv.write_csv(table, handle.buffer, options)
 
 
 def write_rejected_rows(handle: IO[str], rejected: pd.DataFrame, header: bool = True) -> None:
@@ -394,7 +405,7 @@ class LocalDataSource:
         check_participants(result.participants)
         participants_path = write_private(
             out / "participants.csv",
-            lambda handle: result.participants.to_csv(handle, index=False, lineterminator="\n"),
+            lambda handle: write_participant_rows(handle, result.participants),
         )
         return result, {"participants": participants_path, "rejected": rejected_path}
 
