@@ -244,11 +244,33 @@ def mask(value: object) -> str:
     return f"{text[:2]}{'*' * (len(text) - 4)}{text[-2:]}"
 
 
+# Spellings :func:`mask` reads as a national number without cleaning: +234, 234 or 0, then
+# 10 ASCII digits and nothing else.
+_PLAIN_RE2 = r"^(?:\+?234|0)(?P<national>[0-9]{10})$"
+
+
 def mask_series(values: pd.Series) -> pd.Series:
-    """Vectorised :func:`mask` for a column of E.164 numbers."""
+    """Vectorised :func:`mask` (the same text for every value): plain spellings are
+    masked by Arrow, the rest one distinct value at a time."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    table = np.append(np.array([mask(u) for u in uniques], dtype=object), "")
+    table = np.append(_masks(np.asarray(uniques, dtype=object)), "")
     return pd.Series(table[codes], index=values.index, dtype="string")
+
+
+def _masks(uniques: np.ndarray) -> np.ndarray:
+    try:
+        text = pa.array(uniques, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return np.array([mask(u) for u in uniques], dtype=object)
+    national = pc.struct_field(pc.extract_regex(text, pattern=_PLAIN_RE2), [0])
+    shown = pc.binary_join_element_wise(
+        "0", pc.utf8_slice_codeunits(national, 0, 3), "****", pc.utf8_slice_codeunits(national, 7),
+        "",
+    )
+    out = np.asarray(shown.to_numpy(zero_copy_only=False), dtype=object)
+    for i in np.flatnonzero(pd.isna(out)):
+        out[i] = mask(uniques[i])
+    return out
 
 
 def national_sql(column: str) -> str:

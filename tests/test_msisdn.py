@@ -119,6 +119,22 @@ def test_vectorised_and_scalar_paths_agree(value: str) -> None:
         assert e164.iloc[0] == normalize(value)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet="0123456789+ -().\uff10\uff11", max_size=16),
+            st.from_regex(r"(\+?234|0|00234|2340)?[0-9]{9,11}", fullmatch=True),
+        ),
+        max_size=8,
+    )
+)
+def test_mask_series_is_mask_of_each_value(values: list[str | None]) -> None:
+    masked = mask_series(pd.Series(values, dtype=object)).tolist()
+    assert masked == [mask(v) if v is not None else "" for v in values]
+
+
 # ------------------------------------------------------------------ spreadsheet and phone exports
 
 
