@@ -4,16 +4,16 @@ its memory limit). What reaches Python is bounded by subscribers, not rows.
 
 0. A CSV is copied once, in file order, to a private Parquet file (:func:`staged`), so
    that every later scan runs on all cores with its rows numbered.
-1. Two scans: the transaction ids whose 64-bit hash repeats (a superset of the real
-   duplicates, resolved exactly in step 4), then the distinct number spellings, amounts
-   and timestamps. Each distinct value is evaluated once by the value grammar of
+1. One scan: the distinct number spellings, amounts and timestamps, and the transaction
+   ids whose 64-bit hash repeats (a superset of the real duplicates, resolved exactly in
+   step 4). Each distinct value is evaluated once by the value grammar of
    :mod:`drawkit.eligibility` (the same SQL as the in-memory path); spellings by
    :func:`drawkit.msisdn.national_sql`, and the rest by
    :func:`drawkit.msisdn.national_numbers` for the exact answer and reason.
 2. One scan: every row through :class:`RowRules` (status: rejected reason, inside or
-   outside the window), into a narrow aggregate (counts and the points mode's sums) per
-   spelling; rows that need a look of their own (rejected, or their id hash repeats)
-   keep a group each. The spelling groups are summed per subscriber.
+   outside the window) and to its subscriber, into a narrow aggregate (counts and the
+   points mode's sums) per subscriber; rows that need a look of their own (rejected, a
+   number that is not a Nigerian mobile, or an id hash that repeats) keep a group each.
 3. One scan: those rows again through the same :class:`RowRules`; the rejected ones, in
    input order, to a sink (rejected.csv) or collected; the others kept as candidates.
 4. In Python: the first valid occurrence of each id keeps it (input order), later ones
@@ -447,29 +447,26 @@ def _run(
     """Passes 1-3 in DuckDB: subscriber totals, rows read, the rows looked at one by one."""
     raw, typed = _raw_sql(source, config)
     con.execute(f"CREATE TEMP VIEW raw AS {raw}")
-    # Pass 1: the ids whose hash repeats (64-bit hashes streamed out and sorted in place
-    # by numpy: 8 bytes a row, no hash table), then the distinct spellings, amounts and
-    # times (bounded by subscribers).
-    repeated = repeated_hashes(con.sql("SELECT hash(tx) AS h FROM raw WHERE tx IS NOT NULL"))
-    con.register("cand_h", pa.table({"h": pa.array(repeated, pa.uint64())}))
-    con.execute("CREATE TEMP TABLE cand AS SELECT h FROM cand_h")
-    con.unregister("cand_h")
-    trace("pass 1a: repeated ids")
+    # Pass 1: the distinct spellings, amounts and times (bounded by subscribers), and the
+    # id hashes that repeat (a hash aggregate DuckDB spills past its memory limit).
     time_set = "" if typed else ", (t)"
     con.execute(f"""
         CREATE TEMP TABLE dist AS
-        SELECT grouping(m) = 0 AS is_m, grouping(a) = 0 AS is_a, m, a,
-               {"NULL::VARCHAR AS t" if typed else "t"}
-        FROM (SELECT m, a, {"NULL::VARCHAR AS t" if typed else "t"} FROM raw)
-        GROUP BY GROUPING SETS ((m), (a){time_set})
+        SELECT grouping(m) = 0 AS is_m, grouping(a) = 0 AS is_a, grouping(h) = 0 AS is_h,
+               m, a, {"NULL::VARCHAR AS t" if typed else "t"}, h
+        FROM (SELECT m, a, {"NULL::VARCHAR AS t" if typed else "t"},
+                     CASE WHEN tx IS NOT NULL THEN hash(tx) END AS h FROM raw)
+        GROUP BY GROUPING SETS ((m), (a), (h){time_set})
+        HAVING grouping(h) = 1 OR (h IS NOT NULL AND count(*) > 1)
     """)  # noqa: S608
-    trace("pass 1b: distinct values")
+    con.execute("CREATE TEMP TABLE cand AS SELECT h FROM dist WHERE is_h")
+    trace("pass 1: distinct values, repeated ids")
     _lookups(con, config, typed)
     trace("lookups")
-    # Pass 2: every row through the rules; rows that need a look of their own (rejected,
-    # or their id hash repeats) keep their own group, the rest add up per spelling. The
-    # aggregate is kept narrow (counts and the points mode's sums) so that it stays in
-    # memory; pass 3 evaluates the picked rows again.
+    # Pass 2: every row through the rules and to its subscriber; rows that need a look of
+    # their own (rejected, a number that is not a Nigerian mobile, or an id hash that
+    # repeats) keep their own group, the rest add up per subscriber. The aggregate is
+    # kept narrow (counts and the points mode's sums); pass 3 evaluates the picked rows.
     window = draw_window(config, draw_date)
     start = microseconds(window.start) if window.start is not None else -(2**62)
     rules = RowRules(typed, start, microseconds(window.cutoff))
@@ -477,43 +474,35 @@ def _run(
     with _build_on_lookups(con):
         con.execute(f"""
             CREATE TEMP TABLE grouped AS
-            SELECT m, pick, count(*) FILTER (status = 0) AS n_in,
+            SELECT national, pick, count(*) FILTER (status = 0) AS n_in,
                    count(*) FILTER (status = {OUTSIDE}) AS n_out,
                    {", ".join(f"{sql} AS {name}" for name, sql in sums.items())}
             FROM (
-                SELECT m, kobo, status,
-                       CASE WHEN is_cand OR status BETWEEN 1 AND 7 THEN rn END AS pick
-                FROM ({rules.over("raw")})
+                SELECT s.national, r.kobo, r.status,
+                       CASE WHEN r.is_cand OR r.status BETWEEN 1 AND 7 OR s.national IS NULL
+                            THEN r.rn END AS pick
+                FROM ({rules.over("raw")}) r LEFT JOIN spelled s ON r.m = s.m
             )
-            GROUP BY m, pick
+            GROUP BY national, pick
         """)  # noqa: S608
-    trace("pass 2: the rules per row, grouped by spelling")
-    # Spellings to subscribers, on the aggregate (one row per spelling, not per row).
-    con.execute(
-        "CREATE TEMP TABLE invalid_m AS SELECT m, coalesce(why, 'missing phone number') AS why "
-        "FROM spelled WHERE national IS NULL AND m IS NOT NULL"
-    )
+    trace("pass 2: the rules per row, grouped by subscriber")
     # BIGINT, not DuckDB's HUGEINT sums: Arrow would carry those as decimals, which
     # numpy converts one Python object at a time (4 s for 2.4 M subscribers)
-    totals = ", ".join(f"sum({name})::BIGINT AS {name}" for name in ("n_in", "n_out", *sums))
+    totals = ", ".join(f"{name}::BIGINT AS {name}" for name in ("n_in", "n_out", *sums))
     people = arrow_table(con.sql(f"""
-        SELECT s.national, {totals}
-        FROM grouped g JOIN spelled s ON g.m = s.m
-        WHERE g.pick IS NULL AND s.national IS NOT NULL
-        GROUP BY s.national ORDER BY s.national
+        SELECT national, {totals} FROM grouped
+        WHERE pick IS NULL AND national IS NOT NULL ORDER BY national
     """))  # noqa: S608
-    picked = arrow_table(con.sql(
-        "SELECT g.pick AS rn, s.national FROM grouped g LEFT JOIN spelled s ON g.m = s.m "
-        "WHERE g.pick IS NOT NULL"
-    ))
-    (rows_in,) = con.execute(
-        "SELECT coalesce(sum(CASE WHEN pick IS NULL THEN n_in + n_out ELSE 1 END), 0) "
-        "FROM grouped"
+    (rows_in, picked) = con.execute(
+        "SELECT coalesce(sum(CASE WHEN pick IS NULL THEN n_in + n_out ELSE 1 END), 0), "
+        "count(pick) FROM grouped"
     ).fetchall()[0]
+    con.execute(
+        "CREATE TEMP TABLE picked_rn AS SELECT pick AS rn FROM grouped WHERE pick IS NOT NULL"
+    )
     con.execute("DROP TABLE grouped")
-    con.register("picked_rn", picked.select(["rn"]))
-    trace(f"subscribers ({people.num_rows:,}) and picked rows ({picked.num_rows:,})")
-    looked = _look_at(con, source, config, rules, picked, sink)
+    trace(f"subscribers ({people.num_rows:,}) and picked rows ({picked:,})")
+    looked = _look_at(con, source, config, rules, sink)
     trace("pass 3: rejected rows written, candidate ids read")
     return people, int(rows_in), looked
 
@@ -531,17 +520,6 @@ def _build_on_lookups(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         con.execute("RESET disabled_optimizers")
-
-
-def repeated_hashes(relation: duckdb.DuckDBPyRelation) -> np.ndarray:
-    """The values that occur more than once in a one-column UBIGINT relation, by an
-    in-place numpy sort of all of them (8 bytes a row)."""
-    parts = [np.asarray(batch.column(0), dtype=np.uint64) for batch in _batches(relation)]
-    values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-    del parts
-    values.sort()
-    same = values[1:] == values[:-1]
-    return np.unique(values[1:][same])
 
 
 class _Trace:
@@ -604,23 +582,22 @@ def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: boo
 
 def _look_at(
     con: duckdb.DuckDBPyConnection, source: Source, config: PromotionConfig, rules: RowRules,
-    picked: pa.Table, sink: RejectedSink | None,
+    sink: RejectedSink | None,
 ) -> LookedAt:
-    """Pass 3: the rows picked by pass 2 and those whose number is not a Nigerian mobile,
-    in input order, through the same rules. Rejected rows (input columns as text plus
-    ``reason``) go to ``sink`` (or are collected) and are counted by reason; the valid
-    rows whose id hash repeats are kept, with their trimmed id, for duplicate resolution."""
+    """Pass 3: the rows picked by pass 2, in input order, through the same rules. Rejected
+    rows (input columns as text plus ``reason``) go to ``sink`` (or are collected) and are
+    counted by reason; the valid rows whose id hash repeats are kept, with their trimmed
+    id and national number, for duplicate resolution."""
     names = [c.strip() for c in source.columns]
     renames = {f"o_{i}": name for i, name in enumerate(names)}
     raw, _ = _raw_sql(source, config, originals=True)
     rows = f"""(
-        SELECT r.*, i.why AS bad_why FROM ({raw}) r LEFT JOIN invalid_m i ON r.m = i.m
-        WHERE r.rn IN (SELECT rn FROM picked_rn) OR i.m IS NOT NULL OR r.m IS NULL
+        SELECT r.*, s.national, s.why AS bad_why FROM ({raw}) r LEFT JOIN spelled s ON r.m = s.m
+        WHERE r.rn IN (SELECT rn FROM picked_rn)
     )"""  # noqa: S608
     scan = f"""
-        SELECT {", ".join(renames)}, rn, tx, kobo, tu AS t_us, is_cand, status,
-               m IS NULL OR bad_why IS NOT NULL AS bad,
-               coalesce(bad_why, 'missing phone number') AS why
+        SELECT {", ".join(renames)}, rn, tx, kobo, tu AS t_us, is_cand, status, national,
+               national IS NULL AS bad, coalesce(bad_why, 'missing phone number') AS why
         FROM ({rules.over(rows)}) ORDER BY rn
     """  # noqa: S608
     labels = np.array(STATUS_LABELS, dtype=object)
@@ -650,7 +627,7 @@ def _look_at(
                 collected.append(part)
         keep = np.asarray(batch.column("is_cand"), dtype=bool) & ~rejected
         if keep.any():
-            valid = batch.filter(pa.array(keep)).select(["rn", "kobo", "t_us", "tx"])
+            valid = batch.filter(pa.array(keep)).select(["rn", "kobo", "t_us", "tx", "national"])
             kept.append(valid.append_column("status", pa.array(status[keep], pa.int64())))
     rejected_frame = None
     if sink is None:
@@ -659,18 +636,16 @@ def _look_at(
             if collected
             else pd.DataFrame({c: pd.Series(dtype=STRING) for c in [*names, "reason"]})
         )
-    return LookedAt(counts, _candidates(kept, picked), rejected_frame)
+    return LookedAt(counts, _candidates(kept), rejected_frame)
 
 
-def _candidates(kept: list[pa.RecordBatch], picked: pa.Table) -> pd.DataFrame:
-    """The kept rows (in input order) with their subscriber's national number."""
+def _candidates(kept: list[pa.RecordBatch]) -> pd.DataFrame:
+    """The kept rows (in input order): rn, kobo, t_us, tx, national, status."""
     schema = pa.schema([("rn", pa.int64()), ("kobo", pa.int64()), ("t_us", pa.int64()),
-                        ("tx", pa.string()), ("status", pa.int64())])
+                        ("tx", pa.string()), ("national", pa.int64()), ("status", pa.int64())])
     table = pa.Table.from_batches([b.cast(schema) for b in kept], schema)
     frame = table.to_pandas()
     frame["tx"] = frame["tx"].astype(object)
-    national = picked.to_pandas().set_index("rn")["national"]
-    frame["national"] = national.loc[frame["rn"]].to_numpy().astype(np.int64)
     return frame
 
 
