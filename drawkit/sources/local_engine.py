@@ -543,8 +543,8 @@ class _Trace:
 
 
 def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: bool) -> None:
-    """Tables spelled (m -> national, why), amounts (a -> a_st, kobo), times (t -> t_us,
-    t_st) and cand (h): each distinct value evaluated once."""
+    """Tables spelled (m -> national, why), amounts (a -> a_st, kobo) and times (t ->
+    t_us, t_st) from pass 1's distinct values, each evaluated once."""
     con.execute(
         f"CREATE TEMP TABLE spell AS SELECT m, {national_sql('m')} AS nat FROM dist WHERE is_m"
     )  # noqa: S608
@@ -572,7 +572,7 @@ def _lookups(con: duckdb.DuckDBPyConnection, config: PromotionConfig, typed: boo
     con.execute(f"CREATE TEMP TABLE amounts AS SELECT a_raw AS a, a_st, kobo FROM ({amounts})")
     if not typed:
         times = layered(
-            "(SELECT t AS t_raw FROM dist WHERE NOT is_m AND NOT is_a)",
+            "(SELECT t AS t_raw FROM dist WHERE NOT (is_m OR is_a OR is_h))",
             f"t_raw, {sql_text('t_raw')} AS t0", timestamp_layers("t0", config.timezone),
         )
         con.execute(f"CREATE TEMP TABLE times AS SELECT t_raw AS t, t_us, t_st FROM ({times})")
