@@ -155,8 +155,9 @@ def normalize_series(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def e164_strings(national: np.ndarray) -> np.ndarray:
-    """E.164 strings (object array) for 10-digit national numbers (int64; -1 gives '')."""
-    digits = pa.array(np.where(national >= 0, national, 0)).cast(pa.string())
+    """E.164 strings (object array) for 10-digit national numbers (int64, zero-padded to
+    10 digits; -1 gives '')."""
+    digits = pc.utf8_lpad(pa.array(np.where(national >= 0, national, 0)).cast(pa.string()), 10, "0")
     e164 = pc.binary_join_element_wise("+" + COUNTRY_CODE, digits, "")
     return np.where(national >= 0, np.asarray(e164.to_numpy(zero_copy_only=False)), "")
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drawkit.errors import EmptyCohortError, InputError
-from drawkit.msisdn import E164_LENGTH, e164_nationals, mask
+from drawkit.msisdn import E164_LENGTH, e164_nationals, e164_strings, mask
 
 INT64_MAX = (1 << 63) - 1
 _CHUNK = 1 << 20  # lines hashed per Arrow buffer
@@ -39,9 +39,7 @@ class Cohort:
     def msisdns(self) -> np.ndarray:
         """The E.164 numbers (str), sorted ascending: built on first use (a draw needs
         only its winners' numbers, :meth:`msisdn`)."""
-        digits = pc.utf8_lpad(pa.array(self.national).cast(pa.string()), 10, "0")
-        e164 = pc.binary_join_element_wise("+234", digits, "")
-        return np.asarray(e164.to_numpy(zero_copy_only=False), dtype=object)
+        return e164_strings(self.national)
 
     def msisdn(self, index: int) -> str:
         """The E.164 number at canonical position ``index``."""

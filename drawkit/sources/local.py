@@ -248,24 +248,26 @@ def write_participants(
     The participants file is the draw's input and needs full numbers; the rejected file
     is for fixing the data, found again by transaction_id.
     """
-    check_participants(participants)
     out = private_dir(out_dir)
-    participants_path = write_private(
-        out / "participants.csv", lambda handle: write_participant_rows(handle, participants)
-    )
+    participants_path = write_participants_csv(out / "participants.csv", participants)
     rejected_path = write_private(out / "rejected.csv", lambda h: write_rejected_rows(h, rejected))
     return {"participants": participants_path, "rejected": rejected_path}
 
 
-def write_participant_rows(handle: IO[str], participants: pd.DataFrame) -> None:
-    """participants.csv text for a frame that meets the contract (checked by the caller):
-    Arrow's CSV writer, nothing quoted (E.164 numbers and integers need no quotes) — the
-    bytes of pandas' ``to_csv``, several times faster."""
+def write_participants_csv(path: Path, participants: pd.DataFrame) -> Path:
+    """Check ``participants`` against the contract, then write them to ``path`` (private)
+    with Arrow's CSV writer, nothing quoted (E.164 numbers and integers need no quotes):
+    the bytes of pandas' ``to_csv``, several times faster."""
+    check_participants(participants)
     table = pa.Table.from_pandas(participants, preserve_index=False)
-    handle.write(",".join(table.column_names) + "\n")
-    handle.flush()
     options = pacsv.WriteOptions(include_header=False, batch_size=1 << 16, quoting_style="none")
-    pacsv.write_csv(table, handle.buffer, options)
+
+    def rows(handle: IO[str]) -> None:
+        handle.write(",".join(table.column_names) + "\n")
+        handle.flush()
+        pacsv.write_csv(table, handle.buffer, options)
+
+    return write_private(path, rows)
 
 
 def write_rejected_rows(handle: IO[str], rejected: pd.DataFrame, header: bool = True) -> None:
@@ -402,11 +404,7 @@ class LocalDataSource:
 
         rejected_path = write_private(out / "rejected.csv", rows)
         result = holder["result"]
-        check_participants(result.participants)
-        participants_path = write_private(
-            out / "participants.csv",
-            lambda handle: write_participant_rows(handle, result.participants),
-        )
+        participants_path = write_participants_csv(out / "participants.csv", result.participants)
         return result, {"participants": participants_path, "rejected": rejected_path}
 
     def _columns(self) -> list[str]:
