@@ -2,7 +2,7 @@
 
 Figures (each side measured in its own fresh process via run_isolated):
 
-1. ``draw.select``: :func:`drawkit.draw.select` — integer prefix sums plus 200 picks
+1. ``draw.select``: :func:`drawkit.draw.select` — integer block sums plus 200 picks
    (100 winners + 100 reserves) from a fresh HMAC_DRBG, i.e. the core of ``run_draw``
    without cohort building and ledger I/O — against numpy's
    ``Generator.choice(n, size=200, replace=False, p=entries / W)`` (the float baseline the
@@ -201,7 +201,7 @@ def run(quick: bool) -> list[Figure]:
         mine,
         base,
         n,
-        f"select(): prefix sums + {PICKS} picks, W={mine['W']:,}",
+        f"select(): block sums + {PICKS} picks, W={mine['W']:,}",
         "numpy Generator.choice(replace=False, p=entries/W)",
         limit=0.25,
     )

@@ -450,3 +450,24 @@ def test_engine_and_reference_agree_on_random_draws(case: int) -> None:
         )
         for p in expected["picks"]
     ]
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 64])
+def test_ticket_index_owner_is_a_search_of_the_prefix_sums(block) -> None:
+    from drawkit.draw.sampling import TicketIndex
+
+    entries = np.random.default_rng(block).integers(1, 50, 500)
+    prefix = np.cumsum(entries)
+    index = TicketIndex(entries, block=block)
+    assert index.total == int(prefix[-1])
+    for ticket in [0, 1, *np.random.default_rng(0).integers(0, index.total, 300), index.total - 1]:
+        owner, end = index.owner(int(ticket))
+        assert owner == int(np.searchsorted(prefix, ticket, side="right"))
+        assert end == int(prefix[owner])
+
+
+def test_select_matches_the_reference_across_many_blocks() -> None:
+    entries = np.random.default_rng(11).integers(1, 40, 3 * 4096 + 17)
+    seed = b"\x2a" * 32
+    fast = [(p.index, p.ticket, p.total_tickets) for p in select(entries, 120, drbg_for_seed(seed))]
+    assert fast == reference_select([int(e) for e in entries], 120, seed)
