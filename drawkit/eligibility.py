@@ -479,11 +479,11 @@ def sql_literal(text: str) -> str:
 def sql_text(column: str) -> str:
     """The trimmed text of ``column`` (any type), NULL when missing or blank. The set trim
     runs only on values that start or end with a space or a character outside printable
-    ASCII (a test of two code points: a GLOB on the last one costs twice the scan), which
-    is rare."""
+    ASCII (a test of two code points: a GLOB on the last one costs twice the scan, and
+    the slice ``[-1:]`` twice the index ``[-1]``), which is rare."""
     text = f"CAST({column} AS VARCHAR)"
     printable = "BETWEEN 33 AND 126"  # '!' to '~'
-    edge = f"unicode({text}) NOT {printable} OR unicode({text}[-1:]) NOT {printable}"
+    edge = f"unicode({text}) NOT {printable} OR unicode({text}[-1]) NOT {printable}"
     return (
         f"nullif(CASE WHEN {edge} THEN trim({text}, {sql_literal(TRIM_CHARS)}) "
         f"ELSE {text} END, '')"

@@ -494,3 +494,23 @@ def test_draw_dates_out_of_range_are_refused(day) -> None:
 def test_draw_dates_at_the_range_ends() -> None:
     assert draw_window(CONFIG, "2000-01-01").cutoff.year == 1999
     assert draw_window(CONFIG, "2199-12-31").cutoff.year == 2199
+
+
+_EDGE_CHARS = st.sampled_from(
+    [" ", "\t", "\u00a0", "\u200b", "\u3000", "\ufeff", "\u0301", "é", "x", "3", "-"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(core=st.text(min_size=0, max_size=6), head=st.text(_EDGE_CHARS, max_size=3),
+       tail=st.text(_EDGE_CHARS, max_size=3))
+def test_sql_text_trims_like_transaction_text(core: str, head: str, tail: str) -> None:
+    """The SQL trim (the local engine's, with its printable-ASCII shortcut) and the
+    Python one (the in-memory rules') give the same id, or both none."""
+    import duckdb
+
+    from drawkit.eligibility import sql_text, transaction_text
+
+    value = head + core + tail
+    (got,) = duckdb.execute(f"SELECT {sql_text('$1::VARCHAR')}", [value]).fetchone()
+    assert got == transaction_text(value)
