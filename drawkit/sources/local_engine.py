@@ -455,13 +455,13 @@ def _run(
     # rows); hash(NULL) is a value like any other, so an id-less row at most adds one
     # hash to the candidates (filtering NULL out is pushed below the aggregate, which
     # doubles its cost).
-    con.execute("CREATE TEMP TABLE dist_m AS SELECT DISTINCT m FROM raw")
-    con.execute(
-        "CREATE TEMP TABLE dist_at AS SELECT DISTINCT true AS is_a, a, NULL AS t FROM raw"
-        if typed else
-        "CREATE TEMP TABLE dist_at AS SELECT grouping(a) = 0 AS is_a, a, t FROM raw "
-        "GROUP BY GROUPING SETS ((a), (t))"
+    amounts_and_times = (
+        "SELECT DISTINCT true AS is_a, a, NULL AS t FROM raw"  # typed times need no lookup
+        if typed
+        else "SELECT grouping(a) = 0 AS is_a, a, t FROM raw GROUP BY GROUPING SETS ((a), (t))"
     )
+    con.execute("CREATE TEMP TABLE dist_m AS SELECT DISTINCT m FROM raw")
+    con.execute(f"CREATE TEMP TABLE dist_at AS {amounts_and_times}")  # noqa: S608
     con.execute(
         "CREATE TEMP TABLE cand AS SELECT hash(tx) AS h FROM raw GROUP BY h HAVING count(*) > 1"
     )
