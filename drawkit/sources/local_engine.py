@@ -499,10 +499,17 @@ def _run(
         "SELECT coalesce(sum(CASE WHEN pick IS NULL THEN n_in + n_out ELSE 1 END), 0), "
         "count(pick) FROM grouped"
     ).fetchall()[0]
+    # pass 3 takes each picked row's number from here, and the reason a spelling is not
+    # a Nigerian mobile from bad_spellings: the 5 M-spelling lookup can go
     con.execute(
-        "CREATE TEMP TABLE picked_rn AS SELECT pick AS rn FROM grouped WHERE pick IS NOT NULL"
+        "CREATE TEMP TABLE picked AS SELECT pick AS rn, national FROM grouped "
+        "WHERE pick IS NOT NULL"
     )
-    con.execute("DROP TABLE grouped")
+    con.execute(
+        "CREATE TEMP TABLE bad_spellings AS SELECT m, why FROM spelled WHERE national IS NULL"
+    )
+    for table in ("grouped", "spelled"):
+        con.execute(f"DROP TABLE {table}")
     trace(f"subscribers ({people.num_rows:,}) and picked rows ({picked:,})")
     looked = _look_at(con, source, config, rules, sink)
     trace("pass 3: rejected rows written, candidate ids read")
@@ -594,8 +601,8 @@ def _look_at(
     renames = {f"o_{i}": name for i, name in enumerate(names)}
     raw, _ = _raw_sql(source, config, originals=True)
     rows = f"""(
-        SELECT r.*, s.national, s.why AS bad_why FROM ({raw}) r LEFT JOIN spelled s ON r.m = s.m
-        WHERE r.rn IN (SELECT rn FROM picked_rn)
+        SELECT r.*, p.national, b.why AS bad_why
+        FROM ({raw}) r JOIN picked p ON r.rn = p.rn LEFT JOIN bad_spellings b ON r.m = b.m
     )"""  # noqa: S608
     scan = f"""
         SELECT {", ".join(renames)}, rn, tx, kobo, tu AS t_us, is_cand, status, national,
@@ -606,7 +613,7 @@ def _look_at(
     counts: dict[str, int] = {}
     collected: list[pd.DataFrame] = []
     kept: list[pa.RecordBatch] = []
-    for batch in _batches(con.sql(scan)):
+    for batch in _batches_built_on_lookups(con, scan):
         status = np.asarray(batch.column("status"), dtype=np.int64)
         bad = np.asarray(batch.column("bad"), dtype=bool)
         status = np.where(bad & (status != 1), INVALID_NUMBER, status)
@@ -649,6 +656,12 @@ def _candidates(kept: list[pa.RecordBatch]) -> pd.DataFrame:
     frame = table.to_pandas()
     frame["tx"] = frame["tx"].astype(object)
     return frame
+
+
+def _batches_built_on_lookups(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:
+    """The rows of ``sql`` in Arrow record batches, its joins built on the lookups."""
+    with _build_on_lookups(con):
+        yield from _batches(con.sql(sql))
 
 
 def _batches(relation: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
