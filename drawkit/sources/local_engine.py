@@ -518,7 +518,7 @@ def _run(
 
 @contextmanager
 def _build_on_lookups(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """While pass 2 runs, hash joins build on the lookups, never on the recharge rows:
+    """While pass 2 or 3 runs, hash joins build on the lookups, never on the recharge rows:
     DuckDB's build-side optimizer can misjudge a file's size and build a table of every
     row (spilling it to disk), where the lookups are bounded by distinct values."""
     try:
