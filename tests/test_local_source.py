@@ -402,3 +402,30 @@ def test_file_engine_keeps_input_order_across_many_chunks(tmp_path: Path, suffix
     pd.testing.assert_frame_equal(memory.participants, streamed.participants)
     assert list(memory.rejected["transaction_id"]) == list(streamed.rejected["transaction_id"])
     assert list(memory.rejected["reason"]) == list(streamed.rejected["reason"])
+
+
+def test_csv_with_a_column_named_like_the_engines_id_hash(tmp_path: Path) -> None:
+    """The engine's copy of a CSV adds an id-hash column under a name the export does not
+    use: an export with that column (junk in it), id-less rows and repeated ids gives the
+    in-memory result, and the column comes back as it was in rejected rows."""
+    from drawkit.eligibility import apply_rules
+
+    body = (
+        "transaction_id,msisdn,amount_ngn,timestamp,drawkit_id_hash\n"
+        "t1,08031234567,250,2026-11-26T10:00:00,1\n"
+        ",08031234567,300,2026-11-26T10:00:00,1\n"
+        " ,08051234569,400,2026-11-26T10:00:00,x\n"
+        "t1 ,08051234569,500,2026-11-26T10:00:00,2\n"
+        "t2,08051234569,abc,2026-11-26T10:00:00,3\n"
+        "t2,08051234569,700,2026-11-26T10:00:00,4\n"
+    )
+    path = tmp_path / "recharges.csv"
+    path.write_text(body, encoding="utf-8")
+    memory = apply_rules(read_recharges(path), LocalDataSource(path).config, DRAW)
+    streamed = LocalDataSource(path).get_eligible_participants(DRAW)
+    assert memory.summary.to_dict() == streamed.summary.to_dict()
+    assert memory.summary.rows_excluded["duplicate_transaction"] == 1  # "t1 " is t1
+    assert memory.summary.rows_rejected["missing_transaction_id"] == 2
+    pd.testing.assert_frame_equal(memory.participants, streamed.participants)
+    assert list(streamed.rejected["drawkit_id_hash"]) == ["1", "x", "3"]
+    assert list(streamed.rejected.columns)[:5] == list(memory.rejected.columns)[:5]

@@ -3,7 +3,8 @@ Parquet file of any size, out of core (DuckDB spills to a private temporary fold
 its memory limit). What reaches Python is bounded by subscribers, not rows.
 
 0. A CSV is copied once, in file order, to a private Parquet file (:func:`staged`), so
-   that every later scan runs on all cores with its rows numbered.
+   that every later scan runs on all cores with its rows numbered; the copy carries each
+   trimmed transaction id's hash, so passes 1 and 2 read it instead of computing it.
 1. Three narrow scans: the distinct number spellings; the distinct amounts and
    timestamps; the transaction ids whose 64-bit hash repeats (a superset of the real
    duplicates, resolved exactly in step 4). Each distinct value is evaluated once by the
@@ -134,6 +135,7 @@ class Source:
     columns: tuple[str, ...]
     types: dict[str, str]
     row_number: str | None  # expression giving the input position (None: a CSV)
+    id_hash: str | None = None  # a column holding id_hash_sql's value (a staged CSV)
 
 
 def connect(
@@ -199,10 +201,15 @@ def staged(con: duckdb.DuckDBPyConnection, source: Source, folder: Path) -> Sour
     if source.row_number is not None:
         return source
     copy = folder / "recharges.parquet"
+    hashed = "drawkit_id_hash"
+    while hashed in source.columns:  # a name the export does not use
+        hashed += "_"
+    id_column = quoted(next(c for c in source.columns if c.strip() == "transaction_id"))
     con.execute("SET preserve_insertion_order = true")
     try:
         (rows,) = con.execute(
-            f"COPY (SELECT * FROM {source.sql}) TO {sql_literal(str(copy))} "  # noqa: S608
+            f"COPY (SELECT *, {id_hash_sql(sql_text(id_column))} AS {quoted(hashed)} "
+            f"FROM {source.sql}) TO {sql_literal(str(copy))} "  # noqa: S608
             "(FORMAT parquet, COMPRESSION snappy)"
         ).fetchone()
     finally:
@@ -210,7 +217,13 @@ def staged(con: duckdb.DuckDBPyConnection, source: Source, folder: Path) -> Sour
     if rows == 0:
         check_empty_read(con, source)
     sql = f"read_parquet({sql_literal(str(copy))}, file_row_number = true)"
-    return replace(source, sql=sql, row_number="file_row_number")
+    return replace(source, sql=sql, row_number="file_row_number", id_hash=quoted(hashed))
+
+
+def id_hash_sql(tx: str) -> str:
+    """The 64-bit hash of a trimmed transaction id ``tx`` (SQL), NULL when it is missing:
+    pass 1 finds the ids whose hash repeats, pass 2 marks the rows that carry one."""
+    return f"CASE WHEN {tx} IS NOT NULL THEN hash({tx}) END"
 
 
 def check_empty_read(con: duckdb.DuckDBPyConnection, source: Source) -> None:
@@ -316,9 +329,10 @@ def quoted(name: str) -> str:
 def _raw_sql(
     source: Source, config: PromotionConfig, originals: bool = False
 ) -> tuple[str, bool]:
-    """Per input row: rn, tx (trimmed), m, a (amount text, untrimmed), t (timestamp text,
-    untrimmed) or t_us and t_null (typed timestamps), and with ``originals`` every input
-    column as text (``o_0``, ``o_1``...); and whether the time is typed."""
+    """Per input row: rn, tx (trimmed), h (its hash), m, a (amount text, untrimmed), t
+    (timestamp text, untrimmed) or t_us and t_null (typed timestamps), and with
+    ``originals`` every input column as text (``o_0``, ``o_1``...); and whether the time
+    is typed."""
     names = {c.strip(): c for c in source.columns}
     col = {k: quoted(names[k]) for k in RECHARGE_COLUMNS}
     types = {k: source.types[k].upper() for k in RECHARGE_COLUMNS}
@@ -335,8 +349,10 @@ def _raw_sql(
     texts = "".join(
         f", CAST({quoted(c)} AS VARCHAR) AS o_{i}" for i, c in enumerate(source.columns)
     ) if originals else ""
+    tx = sql_text(col["transaction_id"])
+    h = source.id_hash or id_hash_sql(tx)
     select = (
-        f"SELECT {source.row_number} AS rn, {sql_text(col['transaction_id'])} AS tx, "
+        f"SELECT {source.row_number} AS rn, {tx} AS tx, {h} AS h, "
         f"CAST({col['msisdn']} AS VARCHAR) AS m, {a} AS a, {t}{texts} FROM {source.sql}"
     )
     return select, typed  # noqa: S608 - built from constants and quoted names
@@ -354,7 +370,7 @@ class RowRules:
     def over(self, relation: str) -> str:
         """``relation``'s columns plus kobo, tu (UTC microseconds), is_cand (the id's hash
         repeats) and status: 1-7 a rejection in the rules' order, 0 inside the window,
-        OUTSIDE after or before it. ``relation`` has rn, tx, m, a and t (or t_us, t_null)."""
+        OUTSIDE after or before it. ``relation`` has rn, h, m, a and t (or t_us, t_null)."""
         if self.typed:
             times = "r.t_us AS tu, CASE WHEN r.t_null THEN 1 WHEN r.t_us IS NULL THEN 2 ELSE 0 END"
             time_join = ""
@@ -363,8 +379,8 @@ class RowRules:
             time_join = "LEFT JOIN times ti ON r.t = ti.t"
         return f"""
             SELECT r.*, am.kobo,
-                   r.tx IS NOT NULL AND hash(r.tx) IN (SELECT h FROM cand) AS is_cand,
-                   CASE WHEN r.tx IS NULL THEN 1
+                   r.h IS NOT NULL AND r.h IN (SELECT h FROM cand) AS is_cand,
+                   CASE WHEN r.h IS NULL THEN 1
                         WHEN coalesce(am.a_st, {A_MISSING}) <> 0
                              THEN 1 + coalesce(am.a_st, {A_MISSING})
                         WHEN r.t_st <> 0 THEN 5 + r.t_st
@@ -452,9 +468,8 @@ def _run(
     # Pass 1: the distinct spellings, amounts and times (bounded by subscribers), and the
     # id hashes that repeat (a hash aggregate DuckDB spills past its memory limit). Three
     # narrow scans cost less than one with four grouping sets (5 s against 8 s at 20 M
-    # rows); hash(NULL) is a value like any other, so an id-less row at most adds one
-    # hash to the candidates (filtering NULL out is pushed below the aggregate, which
-    # doubles its cost).
+    # rows). The id-less rows' NULL group is deleted after the aggregate: filtering them
+    # out before it is pushed into the scan, which doubles its cost when h is computed.
     amounts_and_times = (
         "SELECT DISTINCT true AS is_a, a, NULL AS t FROM raw"  # typed times need no lookup
         if typed
@@ -462,9 +477,8 @@ def _run(
     )
     con.execute("CREATE TEMP TABLE dist_m AS SELECT DISTINCT m FROM raw")
     con.execute(f"CREATE TEMP TABLE dist_at AS {amounts_and_times}")  # noqa: S608
-    con.execute(
-        "CREATE TEMP TABLE cand AS SELECT hash(tx) AS h FROM raw GROUP BY h HAVING count(*) > 1"
-    )
+    con.execute("CREATE TEMP TABLE cand AS SELECT h FROM raw GROUP BY h HAVING count(*) > 1")
+    con.execute("DELETE FROM cand WHERE h IS NULL")
     trace("pass 1: distinct values, repeated ids")
     _lookups(con, config, typed)
     trace("lookups")
