@@ -404,14 +404,15 @@ def test_file_engine_keeps_input_order_across_many_chunks(tmp_path: Path, suffix
     assert list(memory.rejected["reason"]) == list(streamed.rejected["reason"])
 
 
-def test_csv_with_a_column_named_like_the_engines_id_hash(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["drawkit_id_hash", "DrawKit_ID_Hash"])
+def test_csv_with_a_column_named_like_the_engines_id_hash(tmp_path: Path, name: str) -> None:
     """The engine's copy of a CSV adds an id-hash column under a name the export does not
-    use: an export with that column (junk in it), id-less rows and repeated ids gives the
-    in-memory result, and the column comes back as it was in rejected rows."""
+    use, in any case: an export with that column (junk in it), id-less rows and repeated
+    ids gives the in-memory result, and the column comes back as it was in rejected rows."""
     from drawkit.eligibility import apply_rules
 
     body = (
-        "transaction_id,msisdn,amount_ngn,timestamp,drawkit_id_hash\n"
+        f"transaction_id,msisdn,amount_ngn,timestamp,{name}\n"
         "t1,08031234567,250,2026-11-26T10:00:00,1\n"
         ",08031234567,300,2026-11-26T10:00:00,1\n"
         " ,08051234569,400,2026-11-26T10:00:00,x\n"
@@ -427,5 +428,5 @@ def test_csv_with_a_column_named_like_the_engines_id_hash(tmp_path: Path) -> Non
     assert memory.summary.rows_excluded["duplicate_transaction"] == 1  # "t1 " is t1
     assert memory.summary.rows_rejected["missing_transaction_id"] == 2
     pd.testing.assert_frame_equal(memory.participants, streamed.participants)
-    assert list(streamed.rejected["drawkit_id_hash"]) == ["1", "x", "3"]
+    assert list(streamed.rejected[name]) == ["1", "x", "3"]
     assert list(streamed.rejected.columns)[:5] == list(memory.rejected.columns)[:5]

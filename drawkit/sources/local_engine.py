@@ -201,8 +201,8 @@ def staged(con: duckdb.DuckDBPyConnection, source: Source, folder: Path) -> Sour
     if source.row_number is not None:
         return source
     copy = folder / "recharges.parquet"
-    hashed = "drawkit_id_hash"
-    while hashed in source.columns:  # a name the export does not use
+    hashed, taken = "drawkit_id_hash", {c.lower() for c in source.columns}
+    while hashed in taken:  # a name the export does not use (DuckDB ignores case)
         hashed += "_"
     id_column = quoted(next(c for c in source.columns if c.strip() == "transaction_id"))
     con.execute("SET preserve_insertion_order = true")
