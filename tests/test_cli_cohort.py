@@ -150,6 +150,11 @@ def test_cohort_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture) 
     )
     err = capsys.readouterr().err
     assert "msisdn" in err and "bad.csv" in err
+    bad.write_text("transaction_id,msisdn,amount_ngn,timestamp,MSISDN\n", encoding="utf-8")
+    assert main(["cohort", "--date", "2026-11-27", "--recharges", str(bad),
+                 "--workspace", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "'MSISDN' appears twice" in err and "Traceback" not in err
     with pytest.raises(SystemExit):
         main(["cohort", "--date", "27/11/2026", "--workspace", str(tmp_path)])
 

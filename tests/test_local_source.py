@@ -255,6 +255,8 @@ HEADER = "transaction_id,msisdn,amount_ngn,timestamp\n"
     ("body", "words"),
     [
         (b"transaction_id,msisdn,msisdn,amount_ngn,timestamp\nt1,0803,0803,1,x\n", "appears twice"),
+        (b"transaction_id,msisdn,amount_ngn,timestamp,MSISDN\nt1,0803,1,x,y\n",
+         "'MSISDN' appears twice \\(as 'msisdn'\\)"),
         (b"transaction_id,msisdn,amount_ngn,timestamp," + b"x" * 200_000 + b"\nt1,1,1,1,1\n",
          "cannot read|header"),
         (HEADER.encode() + b't1,"08031234567,100,2026-11-26\nt2,0803,1,x\n', "unterminated quote"),
@@ -430,3 +432,20 @@ def test_csv_with_a_column_named_like_the_engines_id_hash(tmp_path: Path, name: 
     pd.testing.assert_frame_equal(memory.participants, streamed.participants)
     assert list(streamed.rejected[name]) == ["1", "x", "3"]
     assert list(streamed.rejected.columns)[:5] == list(memory.rejected.columns)[:5]
+
+
+@pytest.mark.parametrize("names", [("msisdn", "MSISDN"), ("msisdn", "msisdn")])
+def test_parquet_columns_named_twice_are_clear_errors(tmp_path: Path, names: tuple) -> None:
+    """A Parquet export with a column named twice (or twice but for case) is refused on
+    both paths, naming the column, not read with one of them renamed or dropped."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = [pa.array(["t1"]), pa.array(["08031234567"]), pa.array(["x"]),
+               pa.array(["250"]), pa.array(["2026-11-26T10:00:00"])]
+    schema = ["transaction_id", names[0], names[1], "amount_ngn", "timestamp"]
+    path = tmp_path / "recharges.parquet"
+    pq.write_table(pa.Table.from_arrays(columns, names=schema), path)
+    for read in (read_recharges, lambda p: LocalDataSource(p).get_eligible_participants(DRAW)):
+        with pytest.raises(InputError, match=f"column '{names[1]}' appears twice"):
+            read(path)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -56,6 +56,7 @@ from drawkit.sources.base import PublishReport
 from drawkit.sources.local_engine import (
     EngineSettings,
     RejectedSink,
+    check_columns,
     check_empty_read,
     eligibility_from_file,
     file_error,
@@ -64,6 +65,7 @@ from drawkit.sources.local_engine import (
 from drawkit.store import private_dir, write_private
 
 STRING = pd.StringDtype("pyarrow")
+T = TypeVar("T")
 RESULTS_FILE = "results.jsonl"
 HEADS_FILE = "ledger_heads.jsonl"
 RESULT_COLUMNS = ("event", "uuid", "msisdn", "msisdn_masked", "tier", "role", "position", "ticket")
@@ -106,20 +108,9 @@ def _read_csv(path: Path, what: str, required: tuple[str, ...]) -> pa.Table:
 def _read_parquet(path: Path, what: str, required: tuple[str, ...]) -> pa.Table:
     """Columns keep their Parquet types; nested (list, struct, map) required columns and
     duplicate names are refused."""
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError, ValueError) as exc:
-        raise InputError(f"cannot read {what} file {path}: {_first_line(exc)}") from None
-    names = [str(n).strip() for n in table.column_names]
-    for name in names:
-        if names.count(name) > 1:
-            raise InputError(f"{what} file {path}: column {name[:60]!r} appears twice")
-    missing = [c for c in required if c not in names]
-    if missing:
-        found = ", ".join(n[:60] for n in names) or "none"
-        raise InputError(
-            f"{what} file {path} lacks column(s) {', '.join(missing)} (found: {found})"
-        )
+    names = [str(n).strip() for n in _parquet(pq.read_schema, path, what).names]
+    check_columns(path, what, names, required)  # before reading: pyarrow refuses repeats
+    table = _parquet(pq.read_table, path, what)
     for name, column in zip(names, table.columns, strict=True):
         if pa.types.is_nested(column.type) and name in required:
             raise InputError(
@@ -127,6 +118,14 @@ def _read_parquet(path: Path, what: str, required: tuple[str, ...]) -> pa.Table:
                 "numbers: export it as a plain column"
             )
     return table
+
+
+def _parquet(read: Callable[[Path], T], path: Path, what: str) -> T:
+    """``read(path)``, with pyarrow's errors as an InputError naming the file."""
+    try:
+        return read(path)
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        raise InputError(f"cannot read {what} file {path}: {_first_line(exc)}") from None
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:

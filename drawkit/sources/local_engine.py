@@ -172,7 +172,7 @@ def open_source(
             raise InputError(f"cannot read {what} file {path}: {first_error_line(exc)}") from None
         types = {str(r[0]).strip(): str(r[1]) for r in described if r[0] != "file_row_number"}
         columns = tuple(str(r[0]) for r in described if r[0] != "file_row_number")
-        _check_columns(path, what, [c.strip() for c in columns], required)
+        check_columns(path, what, _stored_names(path, columns), required)
         for name in required:
             if any(mark in types[name] for mark in _NESTED):
                 raise InputError(
@@ -181,7 +181,7 @@ def open_source(
                 )
         return Source(path, sql, columns, types, "file_row_number")
     header = read_csv_header(path, what)
-    _check_columns(path, what, [h.strip() for h in header], required)
+    check_columns(path, what, [h.strip() for h in header], required)
     spec = ", ".join(f"{sql_literal(name)}: 'VARCHAR'" for name in header)
     sql = (
         f"read_csv({sql_literal(str(path))}, header = true, auto_detect = false, "
@@ -272,13 +272,30 @@ def read_csv_header(path: Path, what: str) -> list[str]:
     return header
 
 
-def _check_columns(path: Path, what: str, names: list[str], required: tuple[str, ...]) -> None:
-    seen: set[str] = set()
+def _stored_names(path: Path, described: tuple[str, ...]) -> list[str]:
+    """A Parquet file's column names as stored (stripped): DuckDB renames a repeated
+    name (``msisdn_1``), which would hide it from :func:`check_columns`."""
+    import pyarrow.parquet as pq
+
+    try:
+        return [str(n).strip() for n in pq.read_schema(path).names]
+    except (pa.ArrowException, OSError):
+        return [c.strip() for c in described]
+
+
+def check_columns(path: Path, what: str, names: list[str], required: tuple[str, ...]) -> None:
+    """Refuse a column named twice (names compare without case, as in SQL) and a
+    missing required column; ``names`` are stripped."""
+    seen: dict[str, str] = {}
     for name in names:
-        if name in seen:
-            raise InputError(f"{what} file {path}: column {name[:60]!r} appears twice")
-        seen.add(name)
-    missing = [c for c in required if c not in seen]
+        if name.lower() in seen:
+            also = "" if seen[name.lower()] == name else f" (as {seen[name.lower()][:60]!r})"
+            raise InputError(
+                f"{what} file {path}: column {name[:60]!r} appears twice{also}: column "
+                "names are compared without regard to case; rename or drop one"
+            )
+        seen[name.lower()] = name
+    missing = [c for c in required if c not in seen.values()]
     if missing:
         found = ", ".join(n[:60] for n in names) or "none"
         raise InputError(
