@@ -449,3 +449,15 @@ def test_parquet_columns_named_twice_are_clear_errors(tmp_path: Path, names: tup
     for read in (read_recharges, lambda p: LocalDataSource(p).get_eligible_participants(DRAW)):
         with pytest.raises(InputError, match=f"column '{names[1]}' appears twice"):
             read(path)
+
+
+def test_a_parquet_column_named_file_row_number_is_a_clear_error(tmp_path: Path) -> None:
+    """DuckDB numbers Parquet rows in a column called file_row_number: an export with
+    its own column of that name is refused, naming it, not a DuckDB binder error."""
+    path = tmp_path / "recharges.parquet"
+    frame = pd.DataFrame({"transaction_id": ["t1"], "msisdn": ["08031234567"],
+                          "amount_ngn": ["250"], "timestamp": ["2026-11-26T10:00:00"],
+                          "File_Row_Number": ["7"]})
+    frame.to_parquet(path)
+    with pytest.raises(InputError, match="column named file_row_number.*rename"):
+        LocalDataSource(path).get_eligible_participants(DRAW)

@@ -166,6 +166,11 @@ def open_source(
         raise InputError(f"{what} file {path} does not exist")
     if path.suffix.lower() in (".parquet", ".pq"):
         sql = f"read_parquet({sql_literal(str(path))}, file_row_number = true)"
+        if "file_row_number" in {n.lower() for n in _stored_names(path, ())}:
+            raise InputError(
+                f"{what} file {path} has a column named file_row_number, the name DuckDB "
+                "gives a Parquet row's position: rename that column"
+            )
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()  # noqa: S608
         except duckdb.Error as exc:
@@ -279,7 +284,7 @@ def _stored_names(path: Path, described: tuple[str, ...]) -> list[str]:
 
     try:
         return [str(n).strip() for n in pq.read_schema(path).names]
-    except (pa.ArrowException, OSError):
+    except (pa.ArrowException, OSError):  # not Parquet: DuckDB says why when it reads it
         return [c.strip() for c in described]
 
 
